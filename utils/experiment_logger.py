@@ -1,0 +1,55 @@
+"""One front object that fans every log call out to the configured loggers."""
+import sys
+from typing import List, Optional
+
+from utils.local_logger import LocalLogger, experiment_dir
+from utils.neptune_logger import NeptuneLogger, neptune_credentials
+
+
+class ExperimentLogger:
+    def __init__(self, loggers: List):
+        self.loggers = loggers
+
+    @property
+    def local(self) -> Optional[LocalLogger]:
+        return next((logger for logger in self.loggers if isinstance(logger, LocalLogger)), None)
+
+    def log_parameters(self, params: dict) -> None:
+        for logger in self.loggers:
+            logger.log_parameters(params)
+
+    def log_metric(self, name: str, value: float, step: Optional[int] = None) -> None:
+        for logger in self.loggers:
+            logger.log_metric(name, value, step)
+
+    def log_text(self, name: str, text: str) -> None:
+        for logger in self.loggers:
+            logger.log_text(name, text)
+
+    def log_image(self, name: str, figure) -> None:
+        for logger in self.loggers:
+            logger.log_image(name, figure)
+
+    def save_model(self, name: str, state_dict: dict) -> Optional[str]:
+        paths = [logger.save_model(name, state_dict) for logger in self.loggers]
+        return next((path for path in paths if path), None)
+
+    def close(self) -> None:
+        for logger in self.loggers:
+            if hasattr(logger, 'close'):
+                logger.close()
+
+
+def build_logger(args: dict, neptune_mode: str = 'async') -> ExperimentLogger:
+    """The local logger, plus Neptune when credentials are configured and the run starts."""
+    root = experiment_dir(args['path_log'], args['project'], args['tags'], args['name'])
+    loggers: list = [LocalLogger(root)]
+    project_path, token = neptune_credentials(args['neptune_user'], args['neptune_token'], args['project'])
+    if project_path:
+        try:
+            loggers.append(NeptuneLogger(project_path, token, args['name'], args['tags'],
+                                         args['description'], mode=neptune_mode))
+        except Exception as error:  # bad token, no network, missing project
+            print(f"[neptune] could not start a run for {project_path!r}: {error!r}; "
+                  f"continuing with the local logger at {root}", file=sys.stderr)
+    return ExperimentLogger(loggers)

@@ -1,0 +1,82 @@
+"""Local experiment logger: everything a run produces, as plain files.
+
+Layout under `path_log/project/<tags joined by '_'>/name/`:
+    parameters.txt          one `key: value` line per parameter
+    metrics/<name>.txt      one `[step] name: value` line per call
+    text/<name>.txt         free text, appended
+    images/<name>.png       figures
+    models/<name>.pt        state dicts (written atomically)
+    scripts/                a copy of the source files of the run
+Each write opens, appends and closes its file, so a crash loses nothing already logged.
+"""
+import os
+import re
+import shutil
+from typing import Any, Iterable, Optional
+
+import torch
+
+
+def experiment_dir(path_log: str, project: str, tags: Iterable[str], name: str) -> str:
+    """The folder of one run: path_log/project/<tags>/name (no tag level when there are no tags)."""
+    tag_level = '_'.join(str(tag) for tag in tags)
+    parts = [path_log, project] + ([tag_level] if tag_level else []) + [name]
+    return os.path.join(*parts)
+
+
+def _file_name(name: str) -> str:
+    return re.sub(r'[^A-Za-z0-9_.=-]+', '_', name).strip('_') or 'unnamed'
+
+
+def atomic_torch_save(obj: Any, path: str) -> None:
+    """torch.save to a temporary file beside `path`, then rename over it."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    temporary = f"{path}.tmp{os.getpid()}"
+    torch.save(obj, temporary)
+    os.replace(temporary, path)
+
+
+class LocalLogger:
+    def __init__(self, root: str):
+        self.root = root
+        for sub in ('metrics', 'text', 'images', 'models'):
+            os.makedirs(os.path.join(root, sub), exist_ok=True)
+
+    def _append(self, path: str, line: str) -> None:
+        with open(path, 'a', encoding='utf-8') as handle:
+            handle.write(line + '\n')
+
+    def log_parameters(self, params: dict) -> None:
+        with open(os.path.join(self.root, 'parameters.txt'), 'w', encoding='utf-8') as handle:
+            for key, value in params.items():
+                handle.write(f"{key}: {value!r}\n")
+
+    def log_metric(self, name: str, value: float, step: Optional[int] = None) -> None:
+        prefix = f"[{step}] " if step is not None else ''
+        self._append(os.path.join(self.root, 'metrics', _file_name(name) + '.txt'), f"{prefix}{name}: {value}")
+
+    def log_text(self, name: str, text: str) -> None:
+        self._append(os.path.join(self.root, 'text', _file_name(name) + '.txt'), text)
+
+    def log_image(self, name: str, figure) -> None:
+        """Save a matplotlib figure as images/<name>.png."""
+        figure.savefig(os.path.join(self.root, 'images', _file_name(name) + '.png'), dpi=100, bbox_inches='tight')
+
+    def save_model(self, name: str, state_dict: dict) -> str:
+        path = os.path.join(self.root, 'models', _file_name(name) + '.pt')
+        atomic_torch_save(state_dict, path)
+        return path
+
+    def copy_source(self, source_root: str) -> None:
+        """Copy every .py, .txt and .md file of the repository into scripts/ (tests and caches skipped)."""
+        target = os.path.join(self.root, 'scripts')
+        skip = {'.git', '__pycache__', 'tests', '.pytest_cache'}
+        for folder, subfolders, files in os.walk(source_root):
+            subfolders[:] = [s for s in subfolders if s not in skip and not s.startswith('.')]
+            if os.path.abspath(folder).startswith(os.path.abspath(self.root)):
+                continue
+            for file in files:
+                if file.endswith(('.py', '.txt', '.md')):
+                    relative = os.path.relpath(os.path.join(folder, file), source_root)
+                    os.makedirs(os.path.dirname(os.path.join(target, relative)), exist_ok=True)
+                    shutil.copy2(os.path.join(folder, file), os.path.join(target, relative))

@@ -1,0 +1,60 @@
+"""Neptune logger on the `neptune` client (1.x).
+
+A Neptune problem never ends a run: the first failure is reported once on stderr and
+the logger turns itself off; the local logger keeps everything.
+"""
+import os
+import sys
+from typing import Optional, Sequence
+
+
+def neptune_credentials(user: str, token: str, project: str):
+    """(project path 'user/project', api token), from the arguments or NEPTUNE_PROJECT / NEPTUNE_API_TOKEN.
+
+    Returns (None, None) when either part is missing: Neptune stays off.
+    """
+    project_path = f"{user}/{project}" if user else os.environ.get('NEPTUNE_PROJECT')
+    token = token or os.environ.get('NEPTUNE_API_TOKEN')
+    if not project_path or not token:
+        return None, None
+    return project_path, token
+
+
+class NeptuneLogger:
+    def __init__(self, project_path: str, api_token: Optional[str], name: str, tags: Sequence[str],
+                 description: str = '', mode: str = 'async'):
+        import neptune
+        self.run = neptune.init_run(project=project_path, api_token=api_token, name=name, tags=list(tags),
+                                    description=description, mode=mode, capture_hardware_metrics=False,
+                                    capture_stdout=False, capture_stderr=False, source_files=[])
+        self.enabled = True
+
+    def _safely(self, action) -> None:
+        if not self.enabled:
+            return
+        try:
+            action()
+        except Exception as error:  # any client or network failure
+            self.enabled = False
+            print(f"[neptune] logging disabled after an error: {error!r}; the local logger continues",
+                  file=sys.stderr)
+
+    def log_parameters(self, params: dict) -> None:
+        from neptune.utils import stringify_unsupported
+        self._safely(lambda: self.run['parameters'].assign(stringify_unsupported(params)))
+
+    def log_metric(self, name: str, value: float, step: Optional[int] = None) -> None:
+        self._safely(lambda: self.run[name].append(value, step=step))
+
+    def log_text(self, name: str, text: str) -> None:
+        self._safely(lambda: self.run[name].append(text))
+
+    def log_image(self, name: str, figure) -> None:
+        from neptune.types import File
+        self._safely(lambda: self.run[name].append(File.as_image(figure)))
+
+    def save_model(self, name: str, state_dict: dict) -> None:
+        """Models stay local; Neptune only records that one was saved."""
+
+    def close(self) -> None:
+        self._safely(self.run.stop)

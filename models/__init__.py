@@ -1,0 +1,3 @@
+from models.detector import Detector, build_detector
+
+__all__ = ['Detector', 'build_detector']

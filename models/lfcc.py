@@ -1,0 +1,69 @@
+"""LFCC front end of HM-Conformer (SPEC section 7)."""
+import math
+
+import torch
+from torch import nn
+
+
+def linear_filter_bank(n_fft: int, sample_rate: int, n_filters: int) -> torch.Tensor:
+    """Triangular filters on a linear frequency axis: (n_fft // 2 + 1, n_filters).
+
+    The filter edges are `n_filters + 2` points spaced evenly over the bin
+    frequencies; filter k rises from edge k to edge k+1 (value 1) and falls to k+2.
+    """
+    bins = (sample_rate / 2) * torch.linspace(0, 1, n_fft // 2 + 1)
+    edges = torch.linspace(bins.min().item(), bins.max().item(), n_filters + 2)
+    bank = torch.zeros(len(bins), n_filters)
+    for k in range(n_filters):
+        low, centre, high = edges[k], edges[k + 1], edges[k + 2]
+        rising = (bins > low) & (bins < centre)
+        falling = (bins > centre) & (bins < high)
+        bank[rising, k] = (bins[rising] - low) / (centre - low)
+        bank[falling, k] = (high - bins[falling]) / (high - centre)
+        bank[bins == centre, k] = 1.0
+    return bank
+
+
+def dct_matrix(n: int) -> torch.Tensor:
+    """Orthonormal DCT-II as a matrix M with coefficients = x @ M: (n, n)."""
+    k = torch.arange(n, dtype=torch.float64)
+    basis = torch.cos(math.pi / n * (k[None, :] + 0.5) * k[:, None])  # (coefficient, input)
+    basis[0] *= 1 / math.sqrt(2)
+    return (basis * math.sqrt(2 / n)).T.float()
+
+
+def delta(features: torch.Tensor) -> torch.Tensor:
+    """d[t] = c[t+1] - c[t-1] with the edge frames replicated: (B, T, D) -> (B, T, D)."""
+    padded = torch.cat([features[:, :1], features, features[:, -1:]], dim=1)
+    return padded[:, 2:] - padded[:, :-2]
+
+
+class LFCC(nn.Module):
+    """Waveform (B, N) -> LFCC with deltas (B, 1 + N // hop, 3 * n_lfcc).
+
+    Pre-emphasis, centred zero-padded STFT with a periodic Hamming window, power
+    spectrum, linear triangular filter bank, log10, orthonormal DCT-II, energy in
+    coefficient 0, then deltas and delta-deltas. No trainable parameters; computed
+    without gradient, as in the authors' front end.
+    """
+
+    def __init__(self, sample_rate: int = 16000, n_lfcc: int = 40, coef: float = 0.97, n_fft: int = 512,
+                 win_length: int = 320, hop: int = 160):
+        super().__init__()
+        self.coef, self.n_fft, self.win_length, self.hop = coef, n_fft, win_length, hop
+        self.register_buffer('window', torch.hamming_window(win_length), persistent=False)
+        self.register_buffer('filter_bank', linear_filter_bank(n_fft, sample_rate, n_lfcc), persistent=False)
+        self.register_buffer('dct', dct_matrix(n_lfcc), persistent=False)
+
+    @torch.no_grad()
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        emphasised = torch.cat([wave[:, :1], wave[:, 1:] - self.coef * wave[:, :-1]], dim=1)
+        spectrum = torch.stft(emphasised, self.n_fft, self.hop, self.win_length, window=self.window,
+                              center=True, pad_mode='constant', onesided=True, return_complex=True)
+        power = spectrum.abs().pow(2).transpose(1, 2)  # (B, T, n_fft // 2 + 1)
+        eps = torch.finfo(torch.float32).eps
+        cepstrum = torch.log10(power @ self.filter_bank + eps) @ self.dct
+        energy = torch.log10((power / self.n_fft).sum(dim=2) + eps)
+        cepstrum = torch.cat([energy.unsqueeze(2), cepstrum[:, :, 1:]], dim=2)
+        first = delta(cepstrum)
+        return torch.cat([cepstrum, first, delta(first)], dim=2)

@@ -1,0 +1,93 @@
+"""Exchange parameters with the HM-Conformer authors' release (eleven files).
+
+    check_point_<tag>_frontend_<epoch>.pt         -> detector.frontend
+    check_point_<tag>_backend{k}_<epoch>.pt       -> detector.backends[k]
+    check_point_<tag>_loss{k}_<epoch>.pt          -> detector.centroids[k] (key 'weight')
+Keys in the files carry the DistributedDataParallel prefix 'module.'.
+"""
+import os
+from collections import OrderedDict
+from typing import Dict, List, Tuple
+
+import torch
+from torch import nn
+
+from utils.local_logger import atomic_torch_save
+
+
+class ReleaseLoadError(RuntimeError):
+    """A release file is missing, or its keys or shapes do not fit the detector."""
+
+
+def release_files(directory: str, tag: str, epoch: int, num_heads: int) -> List[Tuple[str, str]]:
+    """(part, path) pairs; part is 'frontend', 'backend{k}' or 'loss{k}'."""
+    parts = ['frontend'] + [f'backend{k}' for k in range(num_heads)] + [f'loss{k}' for k in range(num_heads)]
+    return [(part, os.path.join(directory, f'check_point_{tag}_{part}_{epoch}.pt')) for part in parts]
+
+
+def _strip_module(state: Dict[str, torch.Tensor]) -> 'OrderedDict[str, torch.Tensor]':
+    return OrderedDict((key[len('module.'):] if key.startswith('module.') else key, value)
+                       for key, value in state.items())
+
+
+class _CentroidView(nn.Module):
+    """Presents one centroid as a module whose state dict is {'weight': (1, D)}."""
+
+    def __init__(self, centroid: nn.Parameter):
+        super().__init__()
+        self.weight = centroid
+
+
+def load_hm_conformer_release(detector: nn.Module, directory: str, tag: str = 'DF', epoch: int = 20,
+                              parts: Tuple[str, ...] = ('frontend', 'backend', 'loss')) -> List[str]:
+    """Load the release files of the chosen parts into `detector`; returns the paths loaded.
+
+    A missing file, a missing or unexpected key (all named) or a shape mismatch raises
+    ReleaseLoadError before anything is changed in the detector.
+    """
+    plan = []
+    for part, path in release_files(directory, tag, epoch, detector.num_heads):
+        if not part.startswith(parts):
+            continue
+        if not os.path.isfile(path):
+            raise ReleaseLoadError(f"release file not found: {path}")
+        if part == 'frontend':
+            target = detector.frontend
+        elif part.startswith('backend'):
+            target = detector.backends[int(part[len('backend'):])]
+        else:
+            target = _CentroidView(detector.centroids[int(part[len('loss'):])])
+        plan.append((target, _strip_module(torch.load(path, map_location='cpu')), path))
+    for target, state, path in plan:
+        expected = target.state_dict()
+        _check_keys(expected, state, path)
+    for target, state, path in plan:
+        target.load_state_dict(state)
+    return [path for _, _, path in plan]
+
+
+def _check_keys(expected: Dict[str, torch.Tensor], state: Dict[str, torch.Tensor], path: str) -> None:
+    missing = [key for key in expected if key not in state]
+    unexpected = [key for key in state if key not in expected]
+    if missing or unexpected:
+        raise ReleaseLoadError(f"{path}: missing keys {missing}, unexpected keys {unexpected}")
+    for key, value in state.items():
+        if value.shape != expected[key].shape:
+            raise ReleaseLoadError(f"{path}: key {key!r} has shape {tuple(value.shape)}, "
+                                   f"the detector expects {tuple(expected[key].shape)}")
+
+
+def save_hm_conformer_release(detector: nn.Module, directory: str, tag: str = 'DF', epoch: int = 20) -> List[str]:
+    """Write the eleven files in the release layout (keys prefixed with 'module.')."""
+    os.makedirs(directory, exist_ok=True)
+    paths = []
+    for part, path in release_files(directory, tag, epoch, detector.num_heads):
+        if part == 'frontend':
+            state = detector.frontend.state_dict()
+        elif part.startswith('backend'):
+            state = detector.backends[int(part[len('backend'):])].state_dict()
+        else:
+            state = {'weight': detector.centroids[int(part[len('loss'):])].detach()}
+        atomic_torch_save(OrderedDict((f'module.{key}', value.clone()) for key, value in state.items()), path)
+        paths.append(path)
+    return paths

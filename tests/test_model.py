@@ -1,0 +1,203 @@
+import os
+
+import pytest
+import torch
+
+from arguments import get_args
+from models import build_detector
+from models.release import ReleaseLoadError
+from tests.conftest import FIXTURES
+
+RELEASE = os.path.join(FIXTURES, 'hm_conformer_release')
+
+
+@pytest.fixture(scope='module')
+def args():
+    return get_args()[0]
+
+
+@pytest.fixture
+def detector(args):
+    torch.manual_seed(0)
+    return build_detector(args)
+
+
+def test_parameter_counts_match_the_authors_model(detector):
+    assert sum(p.numel() for p in detector.frontend.parameters()) == 2_690_944
+    for head in detector.backends:
+        assert sum(p.numel() for p in head.parameters()) == 8_384
+    assert [tuple(c.shape) for c in detector.centroids] == [(1, 64)] * 5
+    assert sum(p.numel() for p in detector.lfcc.parameters()) == 0
+
+
+def test_state_dict_names_follow_the_release_layout(detector):
+    layout = os.path.join(RELEASE, 'STATE_DICT_LAYOUT.txt')
+    expected = {}
+    with open(layout) as handle:
+        for line in handle:
+            fields = line.split()
+            if line.startswith('frontend '):
+                expected[fields[1]] = tuple(int(v) for v in ''.join(fields[2:]).strip('()').split(',') if v)
+    actual = {key: tuple(value.shape) for key, value in detector.frontend.state_dict().items()}
+    assert actual == expected
+
+
+@pytest.mark.parametrize('samples,frames', [(64_600, 404), (48_440, 303)])
+def test_shapes_through_the_hierarchy(detector, samples, frames):
+    detector.eval()
+    features = detector.lfcc(torch.randn(2, samples))
+    assert features.shape == (2, frames, 120)
+    lengths = []
+    x, pos_emb = detector.frontend.conformer_mp.embed(features)
+    lengths.append(x.shape[1] - 3)
+    cls_from = []
+    for index, block in enumerate(detector.frontend.conformer_mp.encoders):
+        x, pos_emb = block(x, pos_emb)
+        assert pos_emb.shape[1] == x.shape[1] - (1 if block.pool is not None else 0)
+        if index in (1, 3):
+            cls_from.append(index)
+            x = x[:, 1:]
+            lengths.append(x.shape[1] - block.len_cls + 1)
+    if samples == 64_600:
+        assert lengths == [201, 100, 50]
+    frames_out, cls = detector.frontend.conformer_mp(features)
+    assert cls.shape == (2, 3, 128)
+    assert frames_out.shape == (2, lengths[-1], 128)
+    assert cls_from == [1, 3]
+    embeddings = detector(features=features)
+    assert [tuple(e.shape) for e in embeddings] == [(2, 64)] * 5
+
+
+def test_cls_rows_skip_the_convolution(detector):
+    block = detector.frontend.conformer_mp.encoders[2]
+    assert block.len_cls == 2
+    x = torch.randn(3, 2 + 40, 128)
+    module = block.conv_module.eval()
+    before = module(x, block.len_cls)
+    with torch.no_grad():
+        module.depthwise_conv.weight.add_(torch.randn_like(module.depthwise_conv.weight))
+    after = module(x, block.len_cls)
+    assert torch.equal(before[:, :2], x[:, :2]) and torch.equal(after[:, :2], x[:, :2])
+    assert not torch.allclose(before[:, 2:], after[:, 2:])
+
+
+def test_len_cls_per_block(detector):
+    assert [b.len_cls for b in detector.frontend.conformer_mp.encoders] == [3, 3, 2, 2, 1, 1]
+    assert [b.pool is not None for b in detector.frontend.conformer_mp.encoders] == [
+        False, True, False, True, False, False]
+
+
+def test_first_cls_is_recorded_after_pooling(detector):
+    """The level-0 CLS output is c_a after block 1, i.e. row 0 of that block's output."""
+    detector.eval()
+    features = torch.randn(2, 100, 120)
+    encoder = detector.frontend.conformer_mp
+    x, pos_emb = encoder.embed(features)
+    for block in encoder.encoders[:2]:
+        x, pos_emb = block(x, pos_emb)
+    _, cls = encoder(features)
+    assert torch.allclose(cls[:, 0], x[:, 0])
+
+
+def test_five_embeddings_differ_and_eval_is_deterministic(detector):
+    detector.eval()
+    wave = torch.randn(3, 16_000)
+    first = detector(wave)
+    second = detector(wave)
+    for a, b in zip(first, second):
+        assert torch.equal(a, b)
+    for i in range(5):
+        for j in range(i + 1, 5):
+            assert not torch.allclose(first[i], first[j])
+    assert torch.equal(detector.score(wave), detector.scores_from_features(detector.lfcc(wave)))
+
+
+def test_score_is_the_cosine_of_the_last_head(detector):
+    detector.eval()
+    features = detector.lfcc(torch.randn(4, 16_000))
+    embedding = detector.embed_features(features)[-1]
+    centroid = detector.centroids[-1]
+    expected = (embedding @ centroid.T).squeeze(1) / (embedding.norm(dim=1) * centroid.norm())
+    assert torch.allclose(detector.scores_from_features(features), expected, atol=1e-6)
+
+
+def test_gradients_reach_every_trainable_parameter(detector):
+    detector.train()
+    embeddings = detector(torch.randn(4, 16_000))
+    loss = sum((e @ c.T).sum() for e, c in zip(embeddings, detector.centroids))
+    loss.backward()
+    missing = [name for name, p in detector.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert missing == []
+
+
+def test_detector_needs_exactly_one_input(detector):
+    with pytest.raises(ValueError, match='exactly one'):
+        detector()
+
+
+def test_centroids_start_at_unit_norm(detector):
+    for centroid in detector.centroids:
+        assert torch.allclose(centroid.norm(), torch.tensor(1.0))
+
+
+def test_real_release_files_load_into_heads_and_centroids(detector):
+    directory = RELEASE
+    loaded = detector.load_hm_conformer_release(directory, 'DF', 20, parts=('backend', 'loss'))
+    assert len(loaded) == 10
+    for k in range(5):
+        state = torch.load(os.path.join(directory, f'check_point_DF_backend{k}_20.pt'), map_location='cpu')
+        assert torch.equal(detector.backends[k].fc.weight, state['module.fc.weight'])
+        assert torch.equal(detector.backends[k].bn.running_var, state['module.bn.running_var'])
+        centroid = torch.load(os.path.join(directory, f'check_point_DF_loss{k}_20.pt'), map_location='cpu')['module.weight']
+        assert torch.equal(detector.centroids[k].data, centroid)
+
+
+def test_real_release_without_frontend_names_the_missing_file(detector):
+    directory = RELEASE
+    with pytest.raises(ReleaseLoadError, match='check_point_DF_frontend_20.pt'):
+        detector.load_hm_conformer_release(directory)
+
+
+def test_saved_release_round_trip_reproduces_scores(args, detector, tmp_path):
+    detector.eval()
+    wave = torch.randn(3, 16_000)
+    expected = detector.score(wave)
+    paths = detector.save_hm_conformer_release(str(tmp_path), 'LA', 7)
+    assert len(paths) == 11
+    assert all(key.startswith('module.') for key in torch.load(paths[0]))
+    torch.manual_seed(123)
+    other = build_detector(args).eval()
+    assert not torch.equal(other.score(wave), expected)
+    other.load_hm_conformer_release(str(tmp_path), 'LA', 7)
+    assert torch.equal(other.score(wave), expected)
+
+
+def test_wrong_shape_and_missing_key_are_named(detector, tmp_path):
+    detector.save_hm_conformer_release(str(tmp_path))
+    path = tmp_path / 'check_point_DF_backend2_20.pt'
+    state = torch.load(path)
+    state['module.fc.weight'] = torch.zeros(64, 100)
+    torch.save(state, path)
+    with pytest.raises(ReleaseLoadError, match=r"backend2_20.pt: key 'fc.weight' has shape \(64, 100\)"):
+        detector.load_hm_conformer_release(str(tmp_path))
+    del state['module.fc.weight']
+    state['module.extra'] = torch.zeros(1)
+    torch.save(state, path)
+    with pytest.raises(ReleaseLoadError, match=r"missing keys \['fc.weight'\], unexpected keys \['extra'\]"):
+        detector.load_hm_conformer_release(str(tmp_path))
+
+
+def test_failed_load_changes_nothing(detector, tmp_path):
+    detector.save_hm_conformer_release(str(tmp_path))
+    before = {k: v.clone() for k, v in detector.state_dict().items()}
+    loss_path = tmp_path / 'check_point_DF_loss4_20.pt'
+    torch.save({'module.weight': torch.zeros(1, 32)}, loss_path)
+    with torch.no_grad():
+        for p in detector.parameters():
+            p.add_(1.0)
+    changed = {k: v.clone() for k, v in detector.state_dict().items()}
+    with pytest.raises(ReleaseLoadError):
+        detector.load_hm_conformer_release(str(tmp_path))
+    for key, value in detector.state_dict().items():
+        assert torch.equal(value, changed[key])
+    assert any(not torch.equal(before[k], changed[k]) for k in before)

@@ -1,0 +1,128 @@
+import os
+import socket
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from arguments import get_args
+from losses import EBMObjective
+from models import build_detector
+from trainer.distributed import wrap_detector
+from trainer.ebm_step import ebm_step
+
+SMALL = ['output_size=32', 'linear_units=64', 'embedding_size=16', 'lr=0.001', 'batch_size=10', 'ratio_bona=0.2',
+         'ratio_spoof=0.8']
+
+
+def _setup(extra=()):
+    args = get_args(SMALL + list(extra))[0]
+    torch.manual_seed(0)
+    detector = build_detector(args)
+    optimizer = torch.optim.Adam(detector.parameters(), lr=args['lr'], weight_decay=args['weight_decay'])
+    return args, detector, optimizer, EBMObjective.from_args(args)
+
+
+def _batch(seed=0, rows=10, bona=2):
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.tensor([1] * bona + [0] * (rows - bona))
+    return torch.randn(rows, 30, 120, generator=generator), torch.randn(rows, 24, 120, generator=generator), labels
+
+
+class RecordingAdam(torch.optim.Adam):
+    """Adam that records, at each step, which parameters carry a gradient."""
+
+    def __init__(self, named, **kwargs):
+        self.names = {id(p): n for n, p in named}
+        super().__init__([p for _, p in named], **kwargs)
+        self.with_grad = []
+
+    def step(self, closure=None):
+        self.with_grad.append({self.names[id(p)] for g in self.param_groups for p in g['params']
+                               if p.grad is not None})
+        return super().step(closure)
+
+
+def _snapshot(detector):
+    return {n: p.detach().clone() for n, p in detector.named_parameters()}
+
+
+def test_step1_moves_only_the_network_and_step2_only_the_centroids():
+    args, detector, _, objective = _setup()
+    optimizer = RecordingAdam(list(detector.named_parameters()), lr=1e-3, weight_decay=1e-4)
+    long_f, short_f, labels = _batch()
+    before = _snapshot(detector)
+    centroid_names = set(detector.centroid_names())
+
+    original_step = optimizer.step
+    snapshots = []
+
+    def step_and_snapshot(closure=None):
+        result = original_step(closure)
+        snapshots.append(_snapshot(detector))
+        return result
+
+    optimizer.step = step_and_snapshot
+    loss_1, loss_2 = ebm_step(detector, optimizer, objective, long_f, short_f, labels)
+    assert loss_1 > 0 and loss_2 > 0
+    after_1, after_2 = snapshots
+    for name in centroid_names:
+        assert torch.equal(after_1[name], before[name])
+        assert not torch.equal(after_2[name], after_1[name])
+    assert any(not torch.equal(after_1[n], before[n]) for n in before if n not in centroid_names)
+    for name in before:
+        if name not in centroid_names:
+            assert torch.equal(after_2[name], after_1[name]), name
+    step1_grads, step2_grads = optimizer.with_grad
+    assert step1_grads == set(before) - centroid_names
+    assert step2_grads == centroid_names
+
+
+def test_joint_mode_is_one_step_with_the_centroids():
+    args, detector, _, objective = _setup(['centroid_update=joint'])
+    optimizer = RecordingAdam(list(detector.named_parameters()), lr=1e-3)
+    long_f, short_f, labels = _batch()
+    loss_1, loss_2 = ebm_step(detector, optimizer, objective, long_f, short_f, labels, 'joint')
+    assert loss_2 is None
+    assert optimizer.with_grad == [set(n for n, _ in detector.named_parameters())]
+
+
+def test_bpl_off_skips_the_short_view():
+    args, detector, optimizer, objective = _setup(['use_bpl=False'])
+    long_f, _, labels = _batch()
+    calls = []
+    detector.register_forward_hook(lambda module, inputs, output: calls.append(1))
+    ebm_step(detector, optimizer, objective, long_f, None, labels)
+    assert len(calls) == 2  # step 1 long view, step 2 bona fide rows
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def _ddp_worker(rank: int, world: int, port: int, out_dir: str) -> None:
+    os.environ['MASTER_ADDR'], os.environ['MASTER_PORT'] = '127.0.0.1', str(port)
+    dist.init_process_group('gloo', rank=rank, world_size=world)
+    torch.set_num_threads(1)
+    args, detector, optimizer, objective = _setup()
+    model = wrap_detector(detector)
+    for step in range(3):
+        long_f, short_f, labels = _batch(seed=100 * rank + step, rows=6, bona=2)
+        ebm_step(model, optimizer, objective, long_f, short_f, labels)
+    torch.save({n: p.detach() for n, p in detector.named_parameters()}, os.path.join(out_dir, f'rank{rank}.pt'))
+    dist.destroy_process_group()
+
+
+def test_ddp_gloo_three_steps_keep_ranks_identical(tmp_path):
+    mp.spawn(_ddp_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    rank0 = torch.load(tmp_path / 'rank0.pt')
+    rank1 = torch.load(tmp_path / 'rank1.pt')
+    _, fresh, _, _ = _setup()
+    assert set(rank0) == set(rank1)
+    for name in rank0:
+        assert torch.equal(rank0[name], rank1[name]), name
+    for name in fresh.centroid_names():
+        assert not torch.equal(rank0[name], dict(fresh.named_parameters())[name])

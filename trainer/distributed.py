@@ -1,0 +1,50 @@
+"""Small DistributedDataParallel helpers shared by the training step and the trainer."""
+from typing import Iterable, List, Optional
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+
+def is_distributed() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
+def wrap_detector(detector: nn.Module, device_ids: Optional[List[int]] = None) -> nn.Module:
+    """Wrap in DDP when a process group is up.
+
+    The centroids are left out of DDP's gradient reduction (they are frozen in step 1
+    and updated alone in step 2, which would otherwise look like unused parameters)
+    and averaged by `average_gradients`. Buffers are not re-broadcast on every forward:
+    EBM forwards two views before one backward, and a broadcast between them would
+    overwrite BatchNorm statistics that the first graph still holds. SyncBatchNorm keeps
+    them equal on GPUs; `broadcast_buffers` aligns them before evaluation and saving.
+    """
+    if not is_distributed():
+        return detector
+    DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(detector, detector.centroid_names())
+    return DistributedDataParallel(detector, device_ids=device_ids, broadcast_buffers=False)
+
+
+def broadcast_buffers(model: nn.Module, source: int = 0) -> None:
+    """Copy every buffer (BatchNorm statistics) from rank `source` to all ranks."""
+    if not is_distributed():
+        return
+    for buffer in unwrap(model).buffers():
+        dist.broadcast(buffer, source)
+
+
+def average_gradients(parameters: Iterable[torch.Tensor]) -> None:
+    """All-reduce (mean) the gradients of parameters that DDP does not reduce."""
+    if not is_distributed():
+        return
+    world = dist.get_world_size()
+    for parameter in parameters:
+        if parameter.grad is not None:
+            dist.all_reduce(parameter.grad)
+            parameter.grad.div_(world)

@@ -1,0 +1,55 @@
+"""One EBM optimisation step (SPEC section 10): the 'Adam-based centroid update'."""
+from typing import Optional, Tuple
+
+import torch
+from torch import nn
+
+from losses import EBMObjective
+from trainer.distributed import average_gradients, unwrap
+
+
+def _set_trainable(detector: nn.Module, centroids: bool, others: bool) -> None:
+    centroid_ids = {id(c) for c in detector.centroids}
+    for parameter in detector.parameters():
+        parameter.requires_grad_(centroids if id(parameter) in centroid_ids else others)
+
+
+def ebm_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective: EBMObjective,
+             long_features: torch.Tensor, short_features: torch.Tensor, labels: torch.Tensor,
+             centroid_update: str = 'adam_step') -> Tuple[float, Optional[float]]:
+    """Update `model` (a Detector, optionally in DDP) on one batch; returns (loss_1, loss_2).
+
+    long_features (B, T, F), short_features (B, T', F), labels (B,) with 1 = bona fide.
+    'adam_step' (EBM):
+      1. centroids frozen; loss_1 = EOC-S on the long view of all rows + BPL on the bona
+         fide rows of both views; backward; optimiser step (moves everything else).
+      2. forward the bona fide long rows again (train mode, updated weights);
+         loss_2 = EOC-S on them; backward reaches only the centroids; optimiser step
+         (Adam skips parameters without a gradient). BatchNorm running statistics
+         move in this forward too, as in the authors' code.
+    'joint' (plain OC-Softmax): step 1 with the centroids trainable; no step 2 (loss_2 None).
+    """
+    detector = unwrap(model)
+    joint = centroid_update == 'joint'
+    _set_trainable(detector, centroids=joint, others=True)
+    long_embeddings = model(features=long_features)
+    short_embeddings = model(features=short_features) if objective.use_bpl else None
+    loss_1 = objective.main_loss(long_embeddings, short_embeddings, list(detector.centroids), labels)
+    optimizer.zero_grad(set_to_none=True)
+    loss_1.backward()
+    if joint:
+        average_gradients(detector.centroids)
+    optimizer.step()
+    if joint:
+        return loss_1.item(), None
+
+    _set_trainable(detector, centroids=True, others=False)
+    with torch.no_grad():
+        bona_embeddings = detector(features=long_features[labels == 1])
+    loss_2 = objective.centroid_loss(bona_embeddings, list(detector.centroids))
+    optimizer.zero_grad(set_to_none=True)
+    loss_2.backward()
+    average_gradients(detector.centroids)
+    optimizer.step()
+    _set_trainable(detector, centroids=False, others=True)
+    return loss_1.item(), loss_2.item()

@@ -1,0 +1,30 @@
+"""Batch augmentation on the training device (SPEC section 6): coloured noise, then speed."""
+from typing import Sequence
+
+import torch
+import torchaudio
+from torch import nn
+
+from augment.colored_noise import AddColoredNoise
+
+
+class BatchAugment(nn.Module):
+    """wave (B, N) -> (B, N'): coloured noise per example, then one speed factor from
+    `speed_factors` for the whole batch (torchaudio SpeedPerturbation, which resamples
+    and so changes N' to about N / factor)."""
+
+    def __init__(self, colored_noise: AddColoredNoise, speed_factors: Sequence[float] = (0.9, 1.1, 1.0),
+                 sample_rate: int = 16000):
+        super().__init__()
+        self.colored_noise = colored_noise
+        self.speed = torchaudio.transforms.SpeedPerturbation(sample_rate, list(speed_factors))
+
+    @torch.no_grad()
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        return self.speed(self.colored_noise(wave))[0]
+
+    @classmethod
+    def from_args(cls, args: dict) -> 'BatchAugment':
+        noise = AddColoredNoise(args['snr_min'], args['snr_max'], args['f_decay_min'], args['f_decay_max'],
+                                args['colored_noise_p'], args['sample_rate'])
+        return cls(noise, args['speed_factors'], args['sample_rate'])

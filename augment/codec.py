@@ -1,0 +1,168 @@
+"""Codec augmentation in process (SPEC section 5): MP3, Ogg Vorbis, AAC, A-law, mu-law
+(and Opus behind a switch). No external program is started.
+
+MP3, Vorbis and Opus go through libsndfile (soundfile) in memory; AAC through PyAV
+(FFmpeg's libraries). Every round trip returns a float64 16 kHz waveform of exactly
+the input length (encoder priming removed).
+"""
+import io
+from typing import Callable, Dict, List, Tuple
+
+import numpy as np
+import soundfile as sf
+from scipy import signal
+
+SAMPLE_RATE = 16000
+AAC_PRIMING_SAMPLES = 1024
+
+# codec -> the qualities drawn uniformly for it (the authors' ffmpeg settings)
+QUALITIES: Dict[str, List] = {
+    'mp3': list(range(0, 8)),          # LAME VBR quality -V 0..7
+    'ogg': list(range(1, 9)),          # Vorbis -q 1..8
+    'aac': [32, 64, 96, 128],          # kbit/s
+    'alaw': [None],                    # 8 kHz
+    'mulaw': [None],                   # 8 kHz
+}
+OPUS_BITRATES = [16, 24, 32, 64]       # kbit/s, only with codec_opus
+
+
+def _fit_length(y: np.ndarray, length: int) -> np.ndarray:
+    y = np.asarray(y, dtype=np.float64).reshape(-1)[:length]
+    return np.pad(y, (0, length - len(y)))
+
+
+def _soundfile_round_trip(x: np.ndarray, **write_options) -> np.ndarray:
+    buffer = io.BytesIO()
+    sf.write(buffer, x, SAMPLE_RATE, **write_options)
+    buffer.seek(0)
+    y, _ = sf.read(buffer, dtype='float64')
+    return _fit_length(y, len(x))
+
+
+def mp3_round_trip(x: np.ndarray, quality: int) -> np.ndarray:
+    """LAME VBR at quality 0 (best) .. 9; libsndfile maps compression_level * 10 to it."""
+    return _soundfile_round_trip(np.clip(x, -1, 1), format='MP3', subtype='MPEG_LAYER_III',
+                                 bitrate_mode='VARIABLE', compression_level=quality / 10)
+
+
+def ogg_round_trip(x: np.ndarray, quality: int) -> np.ndarray:
+    """Vorbis at quality 1..10 (-q); libsndfile takes compression_level = 1 - q / 10."""
+    return _soundfile_round_trip(np.clip(x, -1, 1), format='OGG', subtype='VORBIS',
+                                 compression_level=1 - quality / 10)
+
+
+def opus_round_trip(x: np.ndarray, kbps: int) -> np.ndarray:
+    """Opus in Ogg; libsndfile sets the bitrate through compression_level (0 = highest)."""
+    return _soundfile_round_trip(np.clip(x, -1, 1), format='OGG', subtype='OPUS',
+                                 compression_level=1 - min(kbps, 128) / 128)
+
+
+def aac_round_trip(x: np.ndarray, kbps: int) -> np.ndarray:
+    """FFmpeg's native AAC encoder at `kbps` in an in-memory ADTS stream, then decoded."""
+    import av
+    buffer = io.BytesIO()
+    with av.open(buffer, 'w', format='adts') as container:
+        stream = container.add_stream('aac', rate=SAMPLE_RATE)
+        stream.bit_rate = kbps * 1000
+        stream.layout = 'mono'
+        frame = av.AudioFrame.from_ndarray(np.clip(x, -1, 1).astype(np.float32)[None], format='flt', layout='mono')
+        frame.sample_rate = SAMPLE_RATE
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    with av.open(io.BytesIO(buffer.getvalue()), 'r', format='adts') as container:
+        decoded = np.concatenate([frame.to_ndarray().reshape(-1) for frame in container.decode(audio=0)])
+    return _fit_length(decoded[AAC_PRIMING_SAMPLES:], len(x))
+
+
+def _mu_law_curve(x: np.ndarray, mu: float = 255.0) -> np.ndarray:
+    return np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu)
+
+
+def _mu_law_expand(y: np.ndarray, mu: float = 255.0) -> np.ndarray:
+    return np.sign(y) * np.expm1(np.abs(y) * np.log1p(mu)) / mu
+
+
+def _a_law_curve(x: np.ndarray, a: float = 87.6) -> np.ndarray:
+    magnitude = np.abs(x)
+    small = magnitude < 1 / a
+    safe = np.maximum(a * magnitude, 1.0)
+    compressed = np.where(small, a * magnitude, 1 + np.log(safe)) / (1 + np.log(a))
+    return np.sign(x) * compressed
+
+
+def _a_law_expand(y: np.ndarray, a: float = 87.6) -> np.ndarray:
+    magnitude = np.abs(y) * (1 + np.log(a))
+    expanded = np.where(magnitude < 1, magnitude / a, np.exp(magnitude - 1) / a)
+    return np.sign(y) * expanded
+
+
+def _quantise_8bit(y: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(y, -1, 1) * 127) / 127
+
+
+def g711_round_trip(x: np.ndarray, law: str, round_trip: bool = False) -> np.ndarray:
+    """FFT-resample to 8 kHz, peak-normalise if above 1, compress, FFT-resample to 16 kHz.
+
+    Faithful quirk (round_trip False): only the compression curve is applied, a static
+    non-linear distortion. round_trip True quantises to 8 bits and expands: a real G.711
+    round trip. The FFT resampling back can overshoot the compressed curve's [-1, 1]
+    range (Gibbs ripple), so the result is peak-normalised if above 1, the rule used
+    everywhere else in the pipeline.
+    """
+    narrow = signal.resample(x, int(round(len(x) * 8000 / SAMPLE_RATE)))
+    peak = np.max(np.abs(narrow))
+    if peak > 1:
+        narrow = narrow / peak
+    curve, expand = (_a_law_curve, _a_law_expand) if law == 'alaw' else (_mu_law_curve, _mu_law_expand)
+    coded = curve(narrow)
+    if round_trip:
+        coded = expand(_quantise_8bit(coded))
+    wide = signal.resample(coded, len(x))
+    peak = np.max(np.abs(wide))
+    return wide / peak if peak > 1 else wide
+
+
+class CodecAugment:
+    """Draw a codec uniformly, then a quality uniformly for it, and round-trip the waveform."""
+
+    def __init__(self, use_opus: bool = False, g711_round_trip: bool = False):
+        self.g711_round_trip = g711_round_trip
+        self.qualities = dict(QUALITIES)
+        if use_opus:
+            self.qualities['opus'] = list(OPUS_BITRATES)
+        self.codecs = list(self.qualities)
+
+    def draw(self, rng: np.random.Generator) -> Tuple[str, object]:
+        codec = self.codecs[rng.integers(len(self.codecs))]
+        options = self.qualities[codec]
+        return codec, options[rng.integers(len(options))]
+
+    def apply(self, x: np.ndarray, codec: str, quality) -> np.ndarray:
+        functions: Dict[str, Callable[[np.ndarray], np.ndarray]] = {
+            'mp3': lambda w: mp3_round_trip(w, quality),
+            'ogg': lambda w: ogg_round_trip(w, quality),
+            'aac': lambda w: aac_round_trip(w, quality),
+            'opus': lambda w: opus_round_trip(w, quality),
+            'alaw': lambda w: g711_round_trip(w, 'alaw', self.g711_round_trip),
+            'mulaw': lambda w: g711_round_trip(w, 'mulaw', self.g711_round_trip),
+        }
+        return functions[codec](np.asarray(x, dtype=np.float64))
+
+    def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        codec, quality = self.draw(rng)
+        return self.apply(x, codec, quality)
+
+
+class RandomCodec:
+    """Apply CodecAugment with probability p (0.8 by default): (x, rng) -> x."""
+
+    def __init__(self, p: float = 0.8, use_opus: bool = False, g711_round_trip: bool = False):
+        self.p = p
+        self.codec = CodecAugment(use_opus, g711_round_trip)
+
+    def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if rng.random() >= self.p:
+            return x
+        return self.codec(x, rng)

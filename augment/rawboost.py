@@ -53,10 +53,12 @@ def filter_fir(x: np.ndarray, taps: np.ndarray) -> np.ndarray:
 
     Faithful quirk: the kept segment starts at (len(taps) + 1) // 2, one sample past
     the group delay of an odd-length linear-phase filter, so the output leads by one
-    sample.
+    sample. The FIR filter runs as an FFT convolution: the authors' `lfilter` result up
+    to float rounding, several times faster for these long filters.
     """
     pad = len(taps) + 1
-    y = signal.lfilter(taps, 1, np.pad(x, (0, pad)))
+    padded = np.pad(x, (0, pad))
+    y = signal.fftconvolve(padded, taps)[:len(padded)]
     start = pad // 2
     return y[start:start + len(x)]
 
@@ -74,11 +76,13 @@ def lnl_convolutive_noise(x: np.ndarray, rng: np.random.Generator, n_orders: int
         def make_filter(order, low, high):
             return random_notch_filter(rng, low, high)
     y = np.zeros_like(x)
+    power = np.ones_like(x)
     min_gain, max_gain = 0.0, 0.0
     for order in range(1, n_orders + 1):
         if order == 2:
             min_gain, max_gain = min_gain - min_bias, max_gain - max_bias
-        y = y + filter_fir(np.power(x, order), make_filter(order, min_gain, max_gain))
+        power = power * x  # x ** order
+        y = y + filter_fir(power, make_filter(order, min_gain, max_gain))
     return normalise_peak(y - np.mean(y))
 
 

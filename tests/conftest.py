@@ -18,3 +18,10 @@ def reference_path(*parts: str) -> str:
     if not os.path.exists(path):
         pytest.skip(f"needs {path} (the shared reference data beside the checkout), absent here")
     return path
+
+
+@pytest.fixture(scope='session')
+def demo_corpus(tmp_path_factory):
+    """The generated demo corpus, written once per test session: {'path_19LA': ..., ...}."""
+    from data.demo_corpus import make_demo_corpus
+    return make_demo_corpus(str(tmp_path_factory.mktemp('demo')), seed=0, workers=2)

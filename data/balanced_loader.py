@@ -1,0 +1,54 @@
+"""Balanced bona fide / spoof batches under DistributedDataParallel (SPEC section 4)."""
+from typing import Iterator, Tuple
+
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from data.datasets import seed_worker
+
+
+def per_rank_batch(batch_size: int, world_size: int, ratio: float) -> int:
+    """int(batch_size / world_size * ratio): 4 bona fide + 36 spoof with 40, 0.1 / 0.9."""
+    return int(batch_size / world_size * ratio)
+
+
+class BalancedLoader:
+    """Yields (long (B, N), short (B, N'), labels (B,)) with the bona fide rows first.
+
+    Two DataLoaders, each with its own DistributedSampler(shuffle=True); the larger
+    (spoof) one defines the epoch, the smaller one is restarted whenever it runs out.
+    """
+
+    def __init__(self, bona: Dataset, spoof: Dataset, batch_size: int, ratio_bona: float, ratio_spoof: float,
+                 world_size: int = 1, rank: int = 0, num_workers: int = 0, seed: int = 0):
+        self.bona_batch = per_rank_batch(batch_size, world_size, ratio_bona)
+        self.spoof_batch = per_rank_batch(batch_size, world_size, ratio_spoof)
+        if self.bona_batch < 2 or self.spoof_batch < 1:
+            raise ValueError(f"batch_size={batch_size} over {world_size} processes gives {self.bona_batch} bona fide "
+                             f"and {self.spoof_batch} spoof rows per process; the pair loss needs >= 2 bona fide")
+        self.samplers = [DistributedSampler(d, num_replicas=world_size, rank=rank, shuffle=True, seed=seed,
+                                            drop_last=False) for d in (bona, spoof)]
+        self.loaders = [DataLoader(d, batch_size=b, sampler=s, num_workers=num_workers, drop_last=True,
+                                   worker_init_fn=seed_worker, persistent_workers=False, pin_memory=False)
+                        for d, b, s in zip((bona, spoof), (self.bona_batch, self.spoof_batch), self.samplers)]
+        if len(self.loaders[0]) == 0 or len(self.loaders[1]) == 0:
+            raise ValueError(f"too few items for one batch per process: {len(bona)} bona fide, {len(spoof)} spoof")
+
+    def set_epoch(self, epoch: int) -> None:
+        for sampler in self.samplers:
+            sampler.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.loaders[1])
+
+    def __iter__(self) -> Iterator[Tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        bona_loader, spoof_loader = self.loaders
+        bona_iterator = iter(bona_loader)
+        for spoof_long, spoof_short, spoof_labels in spoof_loader:
+            try:
+                bona_long, bona_short, bona_labels = next(bona_iterator)
+            except StopIteration:
+                bona_iterator = iter(bona_loader)
+                bona_long, bona_short, bona_labels = next(bona_iterator)
+            yield (torch.cat([bona_long, spoof_long]), torch.cat([bona_short, spoof_short]),
+                   torch.cat([bona_labels, spoof_labels]))

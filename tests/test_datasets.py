@@ -1,0 +1,168 @@
+import glob
+import os
+import warnings
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from augment.rawboost import RandomRawBoost
+from data.audio import AudioReadError, read_audio
+from data.balanced_loader import BalancedLoader
+from data.datasets import EvalDataset, TwoViewDataset, seed_worker
+from data.protocol import Trial
+from data.views import crop_samples, make_view
+from tests.conftest import FIXTURES
+
+FILES = sorted(glob.glob(os.path.join(FIXTURES, 'asvspoof2019_la', '*.flac')))
+
+
+def test_crop_lengths():
+    assert crop_samples(404) == 64_600 and crop_samples(303) == 48_440
+
+
+def test_wrap_padding_and_windows():
+    wave = np.arange(10_000, dtype=np.float64)
+    rng = np.random.default_rng(0)
+    padded = make_view(wave, 64_600, False, rng)
+    assert len(padded) == 64_600 and np.array_equal(padded, np.resize(wave, 64_600))
+    long_wave = np.arange(100_000, dtype=np.float64)
+    assert np.array_equal(make_view(long_wave, 64_600, False, rng), long_wave[:64_600])
+    for _ in range(50):
+        short = make_view(long_wave, 48_440, True, rng)
+        start = int(short[0])
+        assert 0 <= start <= 100_000 - 48_440 and np.array_equal(short, long_wave[start:start + 48_440])
+
+
+def test_codec_sees_the_first_1_2_crops():
+    seen = []
+
+    def codec(x, rng):
+        seen.append(len(x))
+        return x
+
+    make_view(np.zeros(100_000), 48_440, True, np.random.default_rng(0), codec=codec)
+    assert seen == [int(1.2 * 48_440)]
+
+
+def test_two_view_items_on_real_audio():
+    trials = [Trial(os.path.basename(p), p, 1, 'bonafide') for p in FILES]
+    dataset = TwoViewDataset(trials, 64_600, 48_440, rawboost=RandomRawBoost(), seed=1)
+    long_view, short_view, label = dataset[0]
+    assert long_view.shape == (64_600,) and short_view.shape == (48_440,) and label == 1
+    assert long_view.dtype == torch.float32
+    evaluation = EvalDataset(trials, 64_600)
+    wave, utt, attack, label = evaluation[2]
+    audio, _ = sf.read(FILES[2])
+    assert wave.shape == (64_600,) and utt == os.path.basename(FILES[2]) and attack == 'bonafide'
+    assert torch.allclose(wave[:len(audio)], torch.from_numpy(audio).float())
+    assert torch.allclose(wave[len(audio):], torch.from_numpy(audio[:64_600 - len(audio)]).float())
+
+
+def test_two_workers_and_two_ranks_augment_differently():
+    trials = [Trial('same', FILES[0], 1, 'bonafide')] * 8
+    views = []
+    for rank in (0, 1):
+        dataset = TwoViewDataset(trials, 16_000, 8_000, rawboost=RandomRawBoost(), seed=1, rank=rank)
+        torch.manual_seed(0)
+        loader = DataLoader(dataset, batch_size=1, num_workers=2, worker_init_fn=seed_worker)
+        views += [batch[1][0] for batch in loader]
+    for i in range(len(views)):
+        for j in range(i + 1, len(views)):
+            assert not torch.equal(views[i], views[j]), (i, j)
+
+
+class IndexDataset(Dataset):
+    def __init__(self, start, count, label):
+        self.start, self.count, self.label = start, count, label
+
+    def __len__(self):
+        return self.count
+
+    def __getitem__(self, i):
+        value = torch.tensor([float(self.start + i)])
+        return value, value, self.label
+
+
+def test_batch_composition_single_process():
+    loader = BalancedLoader(IndexDataset(0, 20, 1), IndexDataset(1000, 360, 0), 40, 0.1, 0.9)
+    batches = list(loader)
+    assert len(batches) == len(loader) == 10
+    for long_view, short_view, labels in batches:
+        assert labels.tolist() == [1] * 4 + [0] * 36
+        assert torch.all(long_view[:4] < 1000) and torch.all(long_view[4:] >= 1000)
+    # the bona fide loader (5 batches) restarted to serve 10 spoof batches
+    bona_seen = torch.cat([b[0][:4] for b in batches]).flatten().tolist()
+    assert sorted(bona_seen[:20]) == list(range(20)) and sorted(bona_seen[20:]) == list(range(20))
+
+
+def test_batch_composition_two_ranks_disjoint():
+    per_rank = []
+    for rank in (0, 1):
+        loader = BalancedLoader(IndexDataset(0, 20, 1), IndexDataset(1000, 360, 0), 40, 0.1, 0.9,
+                                world_size=2, rank=rank)
+        loader.set_epoch(3)
+        batches = list(loader)
+        for _, _, labels in batches:
+            assert labels.tolist() == [1] * 2 + [0] * 18
+        per_rank.append(torch.cat([b[0] for b in batches]).flatten().tolist())
+    spoof = [set(v for v in values if v >= 1000) for values in per_rank]
+    assert not spoof[0] & spoof[1] and len(spoof[0] | spoof[1]) == 360
+    bona_first_pass = [set(v for v in values if v < 1000) for values in per_rank]
+    assert not bona_first_pass[0] & bona_first_pass[1]
+
+
+def test_set_epoch_reshuffles():
+    loader = BalancedLoader(IndexDataset(0, 20, 1), IndexDataset(1000, 360, 0), 40, 0.1, 0.9)
+    loader.set_epoch(0)
+    first = next(iter(loader))[0].flatten().tolist()
+    loader.set_epoch(1)
+    assert next(iter(loader))[0].flatten().tolist() != first
+
+
+def test_too_small_per_rank_batch_is_refused():
+    with pytest.raises(ValueError, match='needs >= 2 bona fide'):
+        BalancedLoader(IndexDataset(0, 20, 1), IndexDataset(1000, 360, 0), 20, 0.1, 0.9, world_size=2)
+
+
+def test_read_audio_resamples_and_averages_channels(tmp_path):
+    audio, _ = sf.read(FILES[0])
+    stereo = np.stack([audio, audio], axis=1)
+    from scipy import signal
+    path = str(tmp_path / 'stereo.wav')
+    sf.write(path, signal.resample_poly(stereo, 441, 160, axis=0), 44_100)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        wave = read_audio(path)
+    assert abs(len(wave) - len(audio)) <= 1
+    assert np.corrcoef(wave[:len(audio) - 1], audio[:len(audio) - 1])[0, 1] > 0.99
+    assert any('44100' in str(w.message) for w in caught)
+
+
+def test_unreadable_and_empty_files_name_the_path(tmp_path):
+    bad = tmp_path / 'bad.flac'
+    bad.write_bytes(b'not audio')
+    with pytest.raises(AudioReadError, match='bad.flac'):
+        read_audio(str(bad))
+    empty = str(tmp_path / 'empty.wav')
+    sf.write(empty, np.zeros(0), 16_000)
+    with pytest.raises(AudioReadError, match='empty.wav holds no samples'):
+        read_audio(empty)
+    with pytest.raises(AudioReadError, match='bad.flac'):
+        EvalDataset([Trial('bad', str(bad), 0, 'A01')], 1000)[0]
+
+
+def test_training_skips_a_bad_file_and_aborts_past_one_percent(tmp_path, capsys):
+    bad = tmp_path / 'bad.flac'
+    bad.write_bytes(b'not audio')
+    good = [Trial(f'g{i}', FILES[0], 1, 'bonafide') for i in range(199)]
+    dataset = TwoViewDataset(good + [Trial('bad', str(bad), 1, 'bonafide')], 4000, 2000)
+    long_view, _, _ = dataset[199]
+    assert long_view.shape == (4000,) and dataset.failures.value == 1
+    assert 'bad.flac' in capsys.readouterr().err
+    dataset = TwoViewDataset(good[:150] + [Trial('bad', str(bad), 1, 'bonafide')] * 2, 4000, 2000)
+    dataset[150]
+    with pytest.raises(RuntimeError, match='2 training files failed to read, more than 1 % of 152'):
+        dataset[151]

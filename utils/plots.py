@@ -1,0 +1,53 @@
+"""Figures people would rather look at than read: score histograms and DET curves."""
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from scipy.stats import norm  # noqa: E402
+
+from utils.metrics import compute_eer, det_curve  # noqa: E402
+
+
+def score_histograms(scores: Sequence[float], labels: Sequence[int], attacks: Sequence[str], title: str):
+    """One panel per attack: the bona fide score histogram against that attack's."""
+    scores, labels, attacks = np.asarray(scores, float), np.asarray(labels), np.asarray(attacks)
+    names = sorted(set(attacks[labels == 0]))
+    columns = min(4, max(1, len(names)))
+    rows = int(np.ceil(len(names) / columns)) or 1
+    figure, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.4 * rows), squeeze=False)
+    bins = np.linspace(scores.min(), scores.max() + 1e-9, 40)
+    for axis, name in zip(axes.flat, names):
+        axis.hist(scores[labels == 1], bins, alpha=0.6, density=True, label='bona fide', color='tab:green')
+        axis.hist(scores[attacks == name], bins, alpha=0.6, density=True, label=name, color='tab:red')
+        axis.set_title(name, fontsize=9)
+        axis.legend(fontsize=7)
+    for axis in list(axes.flat)[len(names):]:
+        axis.axis('off')
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def det_plot(scores: Sequence[float], labels: Sequence[int], title: str):
+    """DET curve on normal-deviate axes with the EER point marked."""
+    scores, labels = np.asarray(scores, float), np.asarray(labels)
+    frr, far, _ = det_curve(scores[labels == 1], scores[labels == 0])
+    eer, _ = compute_eer(scores[labels == 1], scores[labels == 0])
+    clip = 1e-4
+    figure, axis = plt.subplots(figsize=(4.5, 4.5))
+    axis.plot(norm.ppf(np.clip(far, clip, 1 - clip)), norm.ppf(np.clip(frr, clip, 1 - clip)), color='tab:blue')
+    point = norm.ppf(np.clip(eer, clip, 1 - clip))
+    axis.plot([point], [point], 'o', color='tab:red', label=f"EER {100 * eer:.2f} %")
+    ticks = np.array([0.001, 0.01, 0.05, 0.2, 0.5, 0.8, 0.95])
+    axis.set_xticks(norm.ppf(ticks), [f"{100 * t:g}" for t in ticks])
+    axis.set_yticks(norm.ppf(ticks), [f"{100 * t:g}" for t in ticks])
+    axis.set_xlabel('false acceptance rate (%)')
+    axis.set_ylabel('false rejection rate (%)')
+    axis.set_title(title)
+    axis.grid(alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    return figure

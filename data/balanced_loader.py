@@ -7,6 +7,18 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from data.datasets import seed_worker
 
 
+class ResumableSampler(DistributedSampler):
+    """DistributedSampler whose next pass can start past its first `skip_next` indices
+    (resuming mid-epoch); the skip applies to one pass only."""
+
+    skip_next = 0
+
+    def __iter__(self):
+        indices = list(super().__iter__())
+        start, self.skip_next = self.skip_next, 0
+        return iter(indices[start:])
+
+
 def per_rank_batch(batch_size: int, world_size: int, ratio: float) -> int:
     """int(batch_size / world_size * ratio): 4 bona fide + 36 spoof with 40, 0.1 / 0.9."""
     return int(batch_size / world_size * ratio)
@@ -26,8 +38,9 @@ class BalancedLoader:
         if self.bona_batch < 2 or self.spoof_batch < 1:
             raise ValueError(f"batch_size={batch_size} over {world_size} processes gives {self.bona_batch} bona fide "
                              f"and {self.spoof_batch} spoof rows per process; the pair loss needs >= 2 bona fide")
-        self.samplers = [DistributedSampler(d, num_replicas=world_size, rank=rank, shuffle=True, seed=seed,
-                                            drop_last=False) for d in (bona, spoof)]
+        self.datasets = (bona, spoof)
+        self.samplers = [ResumableSampler(d, num_replicas=world_size, rank=rank, shuffle=True, seed=seed,
+                                          drop_last=False) for d in (bona, spoof)]
         self.loaders = [DataLoader(d, batch_size=b, sampler=s, num_workers=num_workers, drop_last=True,
                                    worker_init_fn=seed_worker, persistent_workers=False, pin_memory=False)
                         for d, b, s in zip((bona, spoof), (self.bona_batch, self.spoof_batch), self.samplers)]
@@ -35,14 +48,21 @@ class BalancedLoader:
             raise ValueError(f"too few items for one batch per process: {len(bona)} bona fide, {len(spoof)} spoof")
 
     def set_epoch(self, epoch: int) -> None:
-        for sampler in self.samplers:
+        """Reshuffle both samplers; datasets with a `set_epoch` reseed their in-process generator."""
+        for sampler, dataset in zip(self.samplers, self.datasets):
             sampler.set_epoch(epoch)
+            if hasattr(dataset, 'set_epoch'):
+                dataset.set_epoch(epoch)
 
     def __len__(self) -> int:
+        """Batches in a full epoch (the spoof loader's)."""
         return len(self.loaders[1])
 
-    def __iter__(self) -> Iterator[Tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    def iterate(self, skip_batches: int = 0) -> Iterator[Tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """The epoch's batches after the first `skip_batches`, without loading the skipped ones."""
         bona_loader, spoof_loader = self.loaders
+        self.samplers[1].skip_next = skip_batches * self.spoof_batch
+        self.samplers[0].skip_next = (skip_batches % len(bona_loader)) * self.bona_batch
         bona_iterator = iter(bona_loader)
         for spoof_long, spoof_short, spoof_labels in spoof_loader:
             try:
@@ -52,3 +72,6 @@ class BalancedLoader:
                 bona_long, bona_short, bona_labels = next(bona_iterator)
             yield (torch.cat([bona_long, spoof_long]), torch.cat([bona_short, spoof_short]),
                    torch.cat([bona_labels, spoof_labels]))
+
+    def __iter__(self) -> Iterator[Tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        return self.iterate(0)

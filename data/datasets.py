@@ -32,6 +32,11 @@ class TwoViewDataset(Dataset):
         self.failures = multiprocessing.Value('i', 0)
         self.rng = np.random.default_rng([seed, rank])
 
+    def set_epoch(self, epoch: int) -> None:
+        """Reseed the in-process generator (num_workers=0) so that an epoch's draws
+        depend only on (seed, rank, epoch), which makes a resumed run exact."""
+        self.rng = np.random.default_rng([self.seed, self.rank, epoch])
+
     def seed_worker(self, worker_seed: int) -> None:
         """A generator of its own for each (worker, rank, epoch): numpy's global state is
         copied into every worker, so it is never used."""

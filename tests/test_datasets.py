@@ -166,3 +166,13 @@ def test_training_skips_a_bad_file_and_aborts_past_one_percent(tmp_path, capsys)
     dataset[150]
     with pytest.raises(RuntimeError, match='2 training files failed to read, more than 1 % of 152'):
         dataset[151]
+
+
+def test_iterate_can_skip_batches_exactly():
+    loader = BalancedLoader(IndexDataset(0, 20, 1), IndexDataset(1000, 360, 0), 40, 0.1, 0.9)
+    loader.set_epoch(2)
+    full = [b[0].flatten().tolist() for b in loader]
+    loader.set_epoch(2)
+    resumed = [b[0].flatten().tolist() for b in loader.iterate(skip_batches=7)]
+    assert resumed == full[7:]
+    assert [b[0].flatten().tolist() for b in loader] == full  # the skip was one-shot

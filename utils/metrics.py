@@ -2,7 +2,7 @@
 
 Scores: higher = more bona fide. Labels: 1 bona fide, 0 spoof.
 """
-from typing import Dict, Tuple
+from typing import Dict, Iterable, Tuple
 
 import numpy as np
 
@@ -66,6 +66,14 @@ def read_asv_scores(path: str) -> Dict[str, np.ndarray]:
     for attack in np.unique(sources[keys == 'spoof']):
         table[f'spoof/{attack}'] = values[(keys == 'spoof') & (sources == attack)]
     return table
+
+
+def check_asv_covers(asv: Dict[str, np.ndarray], attacks, path: str) -> None:
+    """Every spoofing attack of the CM trials must have ASV spoof scores (as in the official file)."""
+    absent = sorted({a for a in attacks if a != 'bonafide'} - {k.split('/', 1)[1] for k in asv if '/' in k})
+    if absent:
+        raise ValueError(f"the ASV score file {path} does not cover the trials: no ASV scores for attacks "
+                         f"{', '.join(absent)}")
 
 
 def asv_error_rates(asv: Dict[str, np.ndarray], spoof_key: str = 'spoof') -> Tuple[float, float, float]:

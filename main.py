@@ -1,0 +1,36 @@
+"""Train (or evaluate) EBM on HM-Conformer.
+
+    CUDA_VISIBLE_DEVICES=0 python3 main.py                 one GPU
+    CUDA_VISIBLE_DEVICES=0,1 python3 main.py               one DDP process per visible GPU
+    python3 main.py epoch=3 path_19LA=/mnt/asv             override any key of arguments.py
+    python3 main.py TEST=True checkpoint=PATH              evaluate a saved model
+    python3 main.py --demo                                 the generated demo corpus, on CPU, in minutes
+"""
+import sys
+
+from arguments import get_args
+from trainer.launch import launch
+from utils.config import ConfigError
+
+
+def main(argv) -> int:
+    flags = [item for item in argv if item.startswith('--')]
+    overrides = [item for item in argv if not item.startswith('--')]
+    unknown = [flag for flag in flags if flag not in ('--demo', '--help', '-h')]
+    if '--help' in flags or unknown:
+        print(__doc__ if not unknown else f"unknown option {unknown[0]}; the options are --demo and key=value")
+        return 0 if not unknown else 2
+    if '--demo' in flags:
+        from trainer.demo import demo_overrides
+        overrides = demo_overrides() + overrides
+    try:
+        args, _, _ = get_args(overrides)
+    except ConfigError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
+    launch(args)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))

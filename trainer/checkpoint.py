@@ -1,0 +1,57 @@
+"""Training checkpoints: written atomically, complete enough to resume exactly."""
+import os
+import random
+from typing import Any, Dict, Optional
+
+import numpy as np
+import torch
+
+from utils.local_logger import atomic_torch_save
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint cannot be read or lacks what is needed; the message names the file."""
+
+
+def rng_states() -> Dict[str, Any]:
+    states = {'torch': torch.get_rng_state(), 'numpy': np.random.get_state(), 'python': random.getstate()}
+    if torch.cuda.is_available():
+        states['cuda'] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def restore_rng_states(states: Dict[str, Any]) -> None:
+    torch.set_rng_state(states['torch'])
+    np.random.set_state(states['numpy'])
+    random.setstate(states['python'])
+    if 'cuda' in states and torch.cuda.is_available() and len(states['cuda']) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(states['cuda'])
+
+
+def save_checkpoint(path: str, state: Dict[str, Any]) -> None:
+    atomic_torch_save(state, path)
+
+
+def load_checkpoint(path: str, required=('model',)) -> Dict[str, Any]:
+    """Load on CPU; a missing, unreadable or incomplete file raises CheckpointError naming it."""
+    if not os.path.isfile(path):
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        state = torch.load(path, map_location='cpu', weights_only=False)
+    except Exception as error:
+        raise CheckpointError(f"cannot read checkpoint {path}: {error}") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"checkpoint {path} holds a {type(state).__name__}, expected a dict")
+    missing = [key for key in required if key not in state]
+    if missing:
+        raise CheckpointError(f"checkpoint {path} lacks {missing}")
+    return state
+
+
+def resolve_resume(resume: Optional[str], last_path: str) -> Optional[str]:
+    """'auto' -> this run's last checkpoint when it exists (else a fresh start); a path -> itself."""
+    if resume is None:
+        return None
+    if resume == 'auto':
+        return last_path if os.path.isfile(last_path) else None
+    return resume

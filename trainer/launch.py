@@ -1,0 +1,62 @@
+"""Process launch: one process per visible GPU (spawned), torchrun, or CPU processes with gloo."""
+import os
+import socket
+
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from trainer.trainer import Trainer
+
+
+def free_port() -> int:
+    """A TCP port that was free a moment ago on this machine (bind to port 0, read it back)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(('127.0.0.1', 0))
+        return probe.getsockname()[1]
+
+
+def _device(local_rank: int) -> torch.device:
+    if torch.cuda.is_available():
+        torch.cuda.set_device(local_rank)
+        return torch.device('cuda', local_rank)
+    return torch.device('cpu')
+
+
+def run_worker(rank: int, world_size: int, args: dict, port: int) -> None:
+    """Entry point of one spawned process (or of the only process)."""
+    if world_size > 1:
+        os.environ['MASTER_ADDR'], os.environ['MASTER_PORT'] = '127.0.0.1', str(port)
+        dist.init_process_group('nccl' if torch.cuda.is_available() else 'gloo', rank=rank, world_size=world_size)
+        if not torch.cuda.is_available():
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // world_size))
+    try:
+        Trainer(args, rank, world_size, _device(rank)).run()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _run_torchrun(args: dict) -> None:
+    rank, world_size = int(os.environ['RANK']), int(os.environ['WORLD_SIZE'])
+    local_rank = int(os.environ.get('LOCAL_RANK', 0))
+    dist.init_process_group('nccl' if torch.cuda.is_available() else 'gloo')
+    try:
+        Trainer(args, rank, world_size, _device(local_rank)).run()
+    finally:
+        dist.destroy_process_group()
+
+
+def launch(args: dict) -> None:
+    """torchrun when its environment is set; else one process per visible GPU; else
+    `world_size` CPU processes (gloo)."""
+    if 'RANK' in os.environ and 'WORLD_SIZE' in os.environ:
+        _run_torchrun(args)
+        return
+    if args['usable_gpu']:
+        os.environ['CUDA_VISIBLE_DEVICES'] = str(args['usable_gpu'])
+    world_size = torch.cuda.device_count() or args['world_size']
+    if world_size == 1:
+        run_worker(0, 1, args, 0)
+    else:
+        mp.spawn(run_worker, args=(world_size, args, free_port()), nprocs=world_size, join=True)

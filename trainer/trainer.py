@@ -1,0 +1,253 @@
+"""The training loop: balanced loaders, device-side augmentation, LFCC and masking, the
+two-step EBM update, the evaluation schedule, checkpoints and resume (SPEC 4, 6, 10, 11)."""
+import os
+import random
+import signal
+import sys
+from typing import Dict, List, Optional
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from augment.batch_augment import BatchAugment
+from augment.codec import RandomCodec
+from augment.feature_masking import FeatureMasking
+from augment.rawboost import RandomRawBoost
+from data.asvspoof_sets import evaluation_trials, training_trials
+from data.balanced_loader import BalancedLoader
+from data.datasets import TwoViewDataset
+from data.protocol import Trial
+from data.views import crop_samples
+from losses import EBMObjective
+from models import build_detector
+from trainer.checkpoint import (load_checkpoint, resolve_resume, restore_rng_states, rng_states,
+                                save_checkpoint)
+from trainer.distributed import broadcast_buffers, is_distributed, unwrap, wrap_detector
+from trainer.ebm_step import ebm_step
+from trainer.evaluation import ASV_EVAL_SCORES, SetReport, report_set, score_trials
+from utils.experiment_logger import ExperimentLogger, build_logger
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+class Trainer:
+    def __init__(self, args: dict, rank: int = 0, world_size: int = 1, device: torch.device = torch.device('cpu')):
+        self.args, self.rank, self.world_size, self.device = args, rank, world_size, device
+        self.is_main = rank == 0
+        seed_everything(args['rand_seed'])
+        self.logger = build_logger(args) if self.is_main else ExperimentLogger([])
+        self.run_dir = self.logger.local.root if self.is_main else None
+        self.eval_sets = evaluation_trials(args, self.log)
+        self.loader = None if args['TEST'] else self._training_loader(training_trials(args, self.log))
+
+        detector = build_detector(args).to(device)
+        if world_size > 1 and device.type == 'cuda':
+            detector = torch.nn.SyncBatchNorm.convert_sync_batchnorm(detector)
+        self.detector = detector
+        self.model = wrap_detector(detector, [device.index] if device.type == 'cuda' else None)
+        self.optimizer = torch.optim.Adam(detector.parameters(), lr=args['lr'], weight_decay=args['weight_decay'])
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
+            self.optimizer, T_0=args['T_0'], T_mult=args['T_mult'], eta_min=args['lr_min'])
+        self.objective = EBMObjective.from_args(args)
+        self.objective.eoc_softmax.to(device)
+        self.batch_augment = BatchAugment.from_args(args).to(device)
+        self.masking = FeatureMasking(args['mask_max'], args['mask_p'], args['mask_axis'])
+        self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
+        self.best: Dict[str, dict] = {}
+        self.stop_requested = False
+
+    # ------------------------------------------------------------------ helpers
+    def log(self, text: str) -> None:
+        if self.is_main:
+            print(text, flush=True)
+
+    @property
+    def last_path(self) -> Optional[str]:
+        return os.path.join(self.run_dir, 'models', 'last.pt') if self.run_dir else None
+
+    def _training_loader(self, trials: List[Trial]) -> BalancedLoader:
+        args = self.args
+        codec = RandomCodec(args['codec_p'], args['codec_opus'], args['g711_round_trip']) if args['codec_p'] else None
+        rawboost = RandomRawBoost() if args['rawboost'] else None
+
+        def dataset(rows):
+            return TwoViewDataset(rows, crop_samples(args['num_train_frames'], args['hop']),
+                                  crop_samples(args['num_train_frames_short'], args['hop']), codec, rawboost,
+                                  args['codec_crop_factor'], args['rand_seed'], self.rank,
+                                  sample_rate=args['sample_rate'])
+
+        return BalancedLoader(dataset([t for t in trials if t.label == 1]), dataset([t for t in trials if t.label == 0]),
+                              args['batch_size'], args['ratio_bona'], args['ratio_spoof'], self.world_size,
+                              self.rank, args['num_workers'], args['rand_seed'])
+
+    def _agree(self, *flags: bool) -> List[bool]:
+        """Any rank's flag counts for all ranks (keeps collectives in step)."""
+        values = torch.tensor([float(f) for f in flags], device=self.device)
+        if is_distributed():
+            dist.all_reduce(values, op=dist.ReduceOp.MAX)
+        return [bool(v) for v in values.tolist()]
+
+    # ------------------------------------------------------------------ checkpoints
+    def _state(self) -> dict:
+        return {
+            'model': self.detector.state_dict(), 'optimizer': self.optimizer.state_dict(),
+            'scheduler': self.scheduler.state_dict(), 'epoch': self.epoch, 'step_in_epoch': self.step_in_epoch,
+            'global_step': self.global_step, 'best': self.best, 'rng': rng_states(), 'args': self.args,
+            'threshold': self.decision_threshold(),
+        }
+
+    def decision_threshold(self) -> Optional[float]:
+        """The EER threshold of 19LA eval at its best epoch (else of the first evaluated set)."""
+        for name in ['19LA'] + list(self.best):
+            if name in self.best:
+                return self.best[name]['threshold']
+        return None
+
+    def save_last(self) -> None:
+        if self.is_main:
+            save_checkpoint(self.last_path, self._state())
+
+    def resume(self, path: str) -> None:
+        state = load_checkpoint(path, required=('model', 'optimizer', 'scheduler', 'epoch', 'rng'))
+        self.detector.load_state_dict(state['model'])
+        self.optimizer.load_state_dict(state['optimizer'])
+        self.scheduler.load_state_dict(state['scheduler'])
+        self.epoch, self.step_in_epoch = state['epoch'], state.get('step_in_epoch', 0)
+        self.global_step, self.best = state.get('global_step', 0), state.get('best', {})
+        restore_rng_states(state['rng'])
+        self.log(f"resumed from {path}: epoch {self.epoch} done"
+                 + (f", {self.step_in_epoch} steps into epoch {self.epoch + 1}" if self.step_in_epoch else ''))
+
+    # ------------------------------------------------------------------ evaluation
+    def should_evaluate(self, epoch: int) -> bool:
+        start, every = self.args['eval_from_epoch'], self.args['eval_every']
+        return epoch >= start and (epoch - start) % every == 0
+
+    def evaluate(self, epoch: int) -> Dict[str, SetReport]:
+        broadcast_buffers(self.model)
+        reports = {}
+        crop = crop_samples(self.args['num_test_frames'], self.args['hop'])
+        for name, trials in self.eval_sets.items():
+            scores = score_trials(self.model, trials, crop, self.args['batch_size'], self.device,
+                                  self.args['num_workers'], desc=f"eval {name}")
+            if not self.is_main:
+                continue
+            asv = os.path.join(self.args['path_19LA'], ASV_EVAL_SCORES) if name == '19LA' else None
+            report = report_set(name, trials, scores, epoch, self.logger, os.path.join(self.run_dir, 'scores'),
+                                asv, self.log)
+            reports[name] = report
+            if name not in self.best or report.eer < self.best[name]['eer']:
+                self.best[name] = {'eer': report.eer, 'epoch': epoch, 'threshold': report.threshold}
+            self.logger.log_metric(f"eval/{name}/best_eer", self.best[name]['eer'], epoch)
+        if self.is_main:
+            self.logger.save_model(f"epoch_{epoch}", {'model': self.detector.state_dict(), 'epoch': epoch,
+                                                      'args': self.args, 'threshold': self.decision_threshold()})
+        return reports
+
+    # ------------------------------------------------------------------ training
+    def _install_signal_handlers(self) -> None:
+        def request_stop(signum, frame):
+            self.stop_requested = True
+            self.log(f"\nsignal {signum}: finishing the current step, then saving and exiting")
+        signal.signal(signal.SIGINT, request_stop)
+        signal.signal(signal.SIGTERM, request_stop)
+
+    def train_epoch(self, epoch: int) -> bool:
+        """One epoch (from step_in_epoch when resuming); False when stopped early."""
+        self.loader.set_epoch(epoch)
+        self.model.train()
+        self.masking.train()
+        lfcc = unwrap(self.model).lfcc
+        batches = self.loader.iterate(self.step_in_epoch)
+        progress = tqdm(batches, total=len(self.loader), initial=self.step_in_epoch, disable=not self.is_main,
+                        desc=f"epoch {epoch}/{self.args['epoch']}", dynamic_ncols=True)
+        for long_wave, short_wave, labels in progress:
+            long_wave, short_wave = long_wave.to(self.device), short_wave.to(self.device)
+            labels = labels.to(self.device)
+            long_features = self.masking(lfcc(self.batch_augment(long_wave)))
+            short_features = self.masking(lfcc(self.batch_augment(short_wave))) if self.objective.use_bpl else None
+            loss_1, loss_2 = ebm_step(self.model, self.optimizer, self.objective, long_features, short_features,
+                                      labels, self.args['centroid_update'])
+            diverged, stop = self._agree(not np.isfinite(loss_1) or (loss_2 is not None and not np.isfinite(loss_2)),
+                                         self.stop_requested)
+            if diverged:
+                raise TrainingDiverged(f"loss became non-finite at step {self.global_step + 1} (epoch {epoch}): "
+                                       f"loss_1={loss_1}, loss_2={loss_2}; the last good checkpoint "
+                                       f"{self.last_path or '(rank 0)'} is kept")
+            self.global_step += 1
+            self.step_in_epoch += 1
+            self.logger.log_metric('train/loss_1', loss_1, self.global_step)
+            if loss_2 is not None:
+                self.logger.log_metric('train/loss_2', loss_2, self.global_step)
+            progress.set_postfix(loss_1=f"{loss_1:.4f}", loss_2='-' if loss_2 is None else f"{loss_2:.4f}")
+            if stop:
+                progress.close()
+                return False
+        progress.close()
+        return True
+
+    def train(self) -> None:
+        resume = resolve_resume(self.args['resume'], self.last_path or '')
+        if self.world_size > 1:
+            holder = [resume]
+            dist.broadcast_object_list(holder, 0)
+            resume = holder[0]
+        if resume:
+            self.resume(resume)
+        if self.is_main:
+            self.logger.log_parameters(self.args)
+            self.logger.local.copy_source(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        self._install_signal_handlers()
+        while self.epoch < self.args['epoch']:
+            epoch = self.epoch + 1
+            finished = self.train_epoch(epoch)
+            if not finished:
+                broadcast_buffers(self.model)
+                self.save_last()
+                self.log(f"stopped in epoch {epoch} after step {self.step_in_epoch}; resume with resume=auto")
+                return
+            self.scheduler.step()
+            self.epoch, self.step_in_epoch = epoch, 0
+            self.logger.log_metric('train/lr', self.optimizer.param_groups[0]['lr'], epoch)
+            if self.should_evaluate(epoch):
+                self.evaluate(epoch)
+            broadcast_buffers(self.model)
+            self.save_last()
+        self.print_summary()
+
+    def test(self) -> None:
+        state = load_checkpoint(self.args['checkpoint'])
+        self.detector.load_state_dict(state['model'])
+        epoch = state.get('epoch', 0)
+        self.log(f"evaluating {self.args['checkpoint']} (epoch {epoch})")
+        self.evaluate(epoch)
+        self.print_summary()
+
+    def print_summary(self) -> None:
+        if not self.is_main:
+            return
+        lines = ['', f"{'set':<8}{'best EER %':>12}{'epoch':>8}"]
+        for name, best in self.best.items():
+            lines.append(f"{name:<8}{best['eer']:>12.3f}{best['epoch']:>8}")
+        lines += [f"logs, checkpoints, score files and plots: {self.run_dir}",
+                  f"  checkpoints: {os.path.join(self.run_dir, 'models')}",
+                  f"  score files: {os.path.join(self.run_dir, 'scores')}",
+                  f"  plots:       {os.path.join(self.run_dir, 'images')}"]
+        self.log('\n'.join(lines))
+        sys.stdout.flush()
+
+    def run(self) -> None:
+        try:
+            self.test() if self.args['TEST'] else self.train()
+        finally:
+            self.logger.close()

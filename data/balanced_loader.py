@@ -41,18 +41,33 @@ class BalancedLoader:
         self.datasets = (bona, spoof)
         self.samplers = [ResumableSampler(d, num_replicas=world_size, rank=rank, shuffle=True, seed=seed,
                                           drop_last=False) for d in (bona, spoof)]
+        # own generators for the workers' base seeds, so that starting an iteration draws
+        # nothing from the global torch generator (a resumed run then replays exactly)
+        self.seed, self.rank = seed, rank
+        self.generators = [torch.Generator(), torch.Generator()]
         self.loaders = [DataLoader(d, batch_size=b, sampler=s, num_workers=num_workers, drop_last=True,
-                                   worker_init_fn=seed_worker, persistent_workers=False, pin_memory=False)
-                        for d, b, s in zip((bona, spoof), (self.bona_batch, self.spoof_batch), self.samplers)]
+                                   worker_init_fn=seed_worker, persistent_workers=False, pin_memory=False,
+                                   generator=g)
+                        for d, b, s, g in zip((bona, spoof), (self.bona_batch, self.spoof_batch), self.samplers,
+                                              self.generators)]
         if len(self.loaders[0]) == 0 or len(self.loaders[1]) == 0:
             raise ValueError(f"too few items for one batch per process: {len(bona)} bona fide, {len(spoof)} spoof")
 
     def set_epoch(self, epoch: int) -> None:
         """Reshuffle both samplers; datasets with a `set_epoch` reseed their in-process generator."""
-        for sampler, dataset in zip(self.samplers, self.datasets):
+        for index, (sampler, dataset, generator) in enumerate(zip(self.samplers, self.datasets, self.generators)):
             sampler.set_epoch(epoch)
+            generator.manual_seed(hash((self.seed, self.rank, epoch, index)) % (2 ** 63))
             if hasattr(dataset, 'set_epoch'):
                 dataset.set_epoch(epoch)
+
+    def rng_states(self) -> list:
+        """States of the datasets' in-process generators (used when num_workers is 0)."""
+        return [dataset.rng.bit_generator.state for dataset in self.datasets if hasattr(dataset, 'rng')]
+
+    def restore_rng_states(self, states: list) -> None:
+        for dataset, state in zip([d for d in self.datasets if hasattr(d, 'rng')], states):
+            dataset.rng.bit_generator.state = state
 
     def __len__(self) -> int:
         """Batches in a full epoch (the spoof loader's)."""

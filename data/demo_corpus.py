@@ -55,17 +55,25 @@ def _formant_filter(x: np.ndarray, rng: np.random.Generator, syllable_samples: i
 
 
 def speech_like(rng: np.random.Generator, seconds: float) -> np.ndarray:
+    """Voiced syllables (jittered, shimmered pulses through moving formants), fricative
+    bursts between some syllables, breath noise and a faint recording noise floor."""
     n = int(seconds * SR)
     f0 = rng.uniform(90, 230)
     voiced = _glottal_source(rng, n, f0, jitter=rng.uniform(0.005, 0.02), shimmer=rng.uniform(0.03, 0.1))
     syllable = int(SR / rng.uniform(3.5, 6.0))
     voiced = _formant_filter(voiced, rng, syllable, shift=rng.uniform(0.9, 1.25))
+    voiced /= np.max(np.abs(voiced)) + 1e-9
     t = np.arange(n)
-    envelope = np.clip(np.sin(np.pi * t / syllable + rng.uniform(0, np.pi)) ** 2 * 1.3, 0, 1)
+    phase = np.pi * t / syllable + rng.uniform(0, np.pi)
+    envelope = np.clip(np.sin(phase) ** 2 * 1.3, 0, 1)
     envelope *= np.repeat(rng.random(n // syllable + 1) > 0.15, syllable)[:n]
+    fricative_band = signal.butter(4, [rng.uniform(2500, 4000), 7500], 'bandpass', fs=SR, output='sos')
+    fricative = signal.sosfilt(fricative_band, rng.standard_normal(n))
+    fricative_gate = np.repeat(rng.random(n // syllable + 1) > 0.5, syllable)[:n] * np.cos(phase) ** 8
     breath = signal.lfilter(*signal.butter(2, [500, 5000], 'bandpass', fs=SR), rng.standard_normal(n))
-    x = voiced * envelope + 0.02 * breath * (0.3 + (1 - envelope))
-    return x
+    floor = 10 ** (rng.uniform(-70, -55) / 20) * rng.standard_normal(n)
+    return (voiced * envelope + 0.25 * fricative * fricative_gate / (np.std(fricative) + 1e-9) * 0.3
+            + 0.02 * breath * (0.3 + (1 - envelope)) + floor)
 
 
 # ---------------------------------------------------------------- spoofing processes
@@ -183,6 +191,7 @@ def _utterance(job: Tuple[int, str, str]) -> Tuple[str, np.ndarray]:
     elif attack != 'bonafide':
         x = ATTACKS[attack](x, rng)
     x = x / (np.max(np.abs(x)) + 1e-9) * rng.uniform(0.3, 0.9)
+    x = x + 10 ** (rng.uniform(-75, -60) / 20) * rng.standard_normal(len(x))  # recording noise floor
     sf.write(path, x.astype(np.float32), SR, format='FLAC', subtype='PCM_16')
     return path, x
 

@@ -110,3 +110,27 @@ def summary(name: str, trials: List[Trial]) -> str:
     attacks = sorted({t.attack for t in trials if t.label == 0})
     span = f"{attacks[0]}..{attacks[-1]} ({len(attacks)})" if attacks else 'none'
     return f"{name}: {bona:,} bona fide, {len(trials) - bona:,} spoof, attacks {span}"
+
+
+def read_protocol_file(path: str) -> List[Trial]:
+    """Any of the three protocol formats, recognised by its column count (trial paths left
+    empty): 4 or 5 columns 2019 LA, 8 columns 2021 LA, 9 or more 2021 DF (eval rows only)."""
+    with open(path, encoding='utf-8') as handle:
+        first = next((line.split() for line in handle if line.strip()), None)
+    if first is None:
+        raise ProtocolError(f"{path}: empty protocol")
+    folder, name = os.path.split(path)
+    if len(first) in (4, 5):
+        trials = []
+        for line_number, fields in _rows(path, 4):
+            attack = fields[-2]
+            trials.append(Trial(fields[1], '', _label(fields[-1], path, line_number),
+                                'bonafide' if attack == '-' else attack))
+        return trials
+    if len(first) == 8:
+        return [Trial(t.utt_id, '', t.label, t.attack, t.conditions)
+                for t in _read_2021(folder, name, '', LA21_CONDITIONS, 'eval')]
+    if len(first) >= 9:
+        return [Trial(t.utt_id, '', t.label, t.attack, t.conditions)
+                for t in _read_2021(folder, name, '', DF21_CONDITIONS, 'eval')]
+    raise ProtocolError(f"{path}: {len(first)} columns; expected a 2019 LA (4-5), 2021 LA (8) or 2021 DF (13) protocol")

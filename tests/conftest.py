@@ -25,3 +25,26 @@ def demo_corpus(tmp_path_factory):
     """The generated demo corpus, written once per test session: {'path_19LA': ..., ...}."""
     from data.demo_corpus import make_demo_corpus
     return make_demo_corpus(str(tmp_path_factory.mktemp('demo')), seed=0, workers=2)
+
+
+TINY = ['output_size=32', 'linear_units=64', 'embedding_size=16', 'num_train_frames=54',
+        'num_train_frames_short=44', 'num_test_frames=54', 'batch_size=16', 'ratio_bona=0.25', 'ratio_spoof=0.75',
+        'epoch=2', 'eval_from_epoch=1', 'eval_every=1', 'lr=0.001', 'T_0=2', 'num_workers=0',
+        'use_vocoder_copies=False', 'project=P', 'tags=[t]']
+
+
+def tiny_args(demo_corpus, log_dir, *extra):
+    """A small, fast configuration over the demo corpus (a few seconds per epoch on CPU)."""
+    from arguments import get_args
+    paths = [f"{key}={value}" for key, value in demo_corpus.items()]
+    return get_args(paths + TINY + [f'path_log={log_dir}'] + list(extra))[0]
+
+
+@pytest.fixture(scope='session')
+def tiny_run(demo_corpus, tmp_path_factory):
+    """One trained epoch with 19LA and 21LA evaluation; returns its run folder."""
+    from trainer.trainer import Trainer
+    log_dir = tmp_path_factory.mktemp('tiny_run')
+    trainer = Trainer(tiny_args(demo_corpus, log_dir, 'name=tiny', 'epoch=1', 'path_21DF=None'))
+    trainer.run()
+    return trainer.run_dir

@@ -108,6 +108,9 @@ def test_breakdown_per_attack_and_condition(tmp_path):
     assert table[('attack', 'A08')].eer == pytest.approx(100 * brute_force_eer(bona, np.array([0.85, 0.2])))
     assert table[('codec', 'alaw')].bona == 2 and table[('codec', 'alaw')].spoof == 1
     assert table[('pooled', 'all')].bona == 3
+    family = eer_breakdown(scores, labels, attacks, [{'vocoder': 'bonafide' if l else 'neural'} for l in labels])
+    neural = next(r for r in family if r.value == 'neural')
+    assert (neural.bona, neural.spoof) == (3, 3) and neural.eer == table[('pooled', 'all')].eer
     text = format_table(rows, 'demo')
     assert 'A08' in text and 'codec' in text
     write_tsv(rows, tmp_path / 'b.tsv')

@@ -65,6 +65,7 @@ class Trainer:
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
         self.best: Dict[str, dict] = {}
         self.stop_requested = False
+        self.pending_data_rng = None
 
     # ------------------------------------------------------------------ helpers
     def log(self, text: str) -> None:
@@ -104,6 +105,7 @@ class Trainer:
             'scheduler': self.scheduler.state_dict(), 'epoch': self.epoch, 'step_in_epoch': self.step_in_epoch,
             'global_step': self.global_step, 'best': self.best, 'rng': rng_states(), 'args': self.args,
             'threshold': self.decision_threshold(),
+            'data_rng': self.loader.rng_states() if self.loader is not None else None,
         }
 
     def decision_threshold(self) -> Optional[float]:
@@ -125,6 +127,8 @@ class Trainer:
         self.epoch, self.step_in_epoch = state['epoch'], state.get('step_in_epoch', 0)
         self.global_step, self.best = state.get('global_step', 0), state.get('best', {})
         restore_rng_states(state['rng'])
+        if self.step_in_epoch:
+            self.pending_data_rng = state.get('data_rng')
         self.log(f"resumed from {path}: epoch {self.epoch} done"
                  + (f", {self.step_in_epoch} steps into epoch {self.epoch + 1}" if self.step_in_epoch else ''))
 
@@ -165,6 +169,10 @@ class Trainer:
     def train_epoch(self, epoch: int) -> bool:
         """One epoch (from step_in_epoch when resuming); False when stopped early."""
         self.loader.set_epoch(epoch)
+        if self.pending_data_rng:
+            # mid-epoch resume with num_workers=0: continue the augmentation draws exactly
+            self.loader.restore_rng_states(self.pending_data_rng)
+            self.pending_data_rng = None
         self.model.train()
         self.masking.train()
         lfcc = unwrap(self.model).lfcc

@@ -27,7 +27,9 @@ def _eer_percent(scores: np.ndarray, labels: np.ndarray) -> float:
 def eer_breakdown(scores: Sequence[float], labels: Sequence[int], attacks: Sequence[str],
                   conditions: Optional[Sequence[dict]] = None) -> List[BreakdownRow]:
     """Pooled EER; EER of all bona fide vs each attack's spoofs; EER within each value of
-    each condition column (both classes of the trials carrying that value)."""
+    each condition column (both classes of the trials carrying that value). A value
+    carried by spoofed trials only (an attack property such as the 2021 DF vocoder
+    family) is scored against all bona fide trials, like an attack."""
     scores, labels, attacks = np.asarray(scores, float), np.asarray(labels), np.asarray(attacks)
     rows = [BreakdownRow('pooled', 'all', int(labels.sum()), int((labels == 0).sum()), _eer_percent(scores, labels))]
     bona = labels == 1
@@ -40,6 +42,8 @@ def eer_breakdown(scores: Sequence[float], labels: Sequence[int], attacks: Seque
             values = np.array([row.get(column, '') for row in conditions])
             for value in sorted(set(values)):
                 chosen = values == value
+                if not labels[chosen].any():
+                    chosen = chosen | bona
                 rows.append(BreakdownRow(column, value, int(labels[chosen].sum()), int((labels[chosen] == 0).sum()),
                                          _eer_percent(scores[chosen], labels[chosen])))
     return rows

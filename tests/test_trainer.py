@@ -1,0 +1,161 @@
+import glob
+import os
+import socket
+
+import numpy as np
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from arguments import get_args
+from data.protocol import Trial
+from data.validation import DatasetError
+from trainer.checkpoint import CheckpointError, load_checkpoint
+from trainer.evaluation import score_trials
+from trainer.trainer import Trainer, TrainingDiverged
+from models import build_detector
+from tests.conftest import FIXTURES, TINY, tiny_args
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def _ddp_worker(rank, world, port, args, out_dir):
+    os.environ['MASTER_ADDR'], os.environ['MASTER_PORT'] = '127.0.0.1', str(port)
+    dist.init_process_group('gloo', rank=rank, world_size=world)
+    torch.set_num_threads(1)
+    trainer = Trainer(args, rank, world, torch.device('cpu'))
+    trainer.run()
+    torch.save({n: p.detach() for n, p in trainer.detector.named_parameters()}, os.path.join(out_dir, f'{rank}.pt'))
+    dist.destroy_process_group()
+
+
+def test_demo_schedule_under_two_process_gloo_ddp(demo_corpus, tmp_path):
+    args = tiny_args(demo_corpus, tmp_path / 'logs', 'name=ddp')
+    mp.spawn(_ddp_worker, args=(2, _free_port(), args, str(tmp_path)), nprocs=2, join=True)
+    rank0, rank1 = torch.load(tmp_path / '0.pt'), torch.load(tmp_path / '1.pt')
+    for name in rank0:
+        assert torch.equal(rank0[name], rank1[name]), name
+    run = tmp_path / 'logs' / 'P' / 't' / 'ddp'
+    losses = (run / 'metrics' / 'train_loss_1.txt').read_text().splitlines()
+    steps_per_epoch = 480 // 2 // 2 // 6  # 240 spoof rows, 2 ranks, 6 spoof rows per rank
+    assert len(losses) == 2 * steps_per_epoch and losses[0].startswith('[1] train/loss_1: ')
+    assert len((run / 'metrics' / 'train_loss_2.txt').read_text().splitlines()) == len(losses)
+    for name, count in (('19LA', 210), ('21LA', 150), ('21DF', 150)):
+        assert len((run / 'metrics' / f'eval_{name}_eer.txt').read_text().splitlines()) == 2
+        for epoch in (1, 2):
+            lines = (run / 'scores' / f'{name}_epoch{epoch}.txt').read_text().splitlines()
+            assert len(lines) == count and len({line.split()[0] for line in lines}) == count
+            assert (run / 'scores' / f'{name}_epoch{epoch}.tsv').is_file()
+            assert (run / 'images' / f'{name}_det_epoch{epoch}.png').is_file()
+    state = load_checkpoint(str(run / 'models' / 'last.pt'))
+    assert state['epoch'] == 2 and set(state['best']) == {'19LA', '21LA', '21DF'}
+    assert state['threshold'] == state['best']['19LA']['threshold']
+    assert (run / 'models' / 'epoch_1.pt').is_file() and (run / 'models' / 'epoch_2.pt').is_file()
+
+
+def test_resume_after_epoch_one_matches_an_uninterrupted_run(demo_corpus, tmp_path):
+    skip_eval = ['path_21LA=None', 'path_21DF=None', 'eval_from_epoch=5']
+    straight = Trainer(tiny_args(demo_corpus, tmp_path, 'name=straight', *skip_eval))
+    straight.run()
+    first = Trainer(tiny_args(demo_corpus, tmp_path, 'name=resumed', 'epoch=1', *skip_eval))
+    first.run()
+    second = Trainer(tiny_args(demo_corpus, tmp_path, 'name=resumed', 'resume=auto', *skip_eval))
+    second.run()
+    assert second.epoch == 2
+    a, b = straight.detector.state_dict(), second.detector.state_dict()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+
+
+def test_resume_mid_epoch_matches_an_uninterrupted_run(demo_corpus, tmp_path, monkeypatch):
+    skip_eval = ['path_21LA=None', 'path_21DF=None', 'eval_from_epoch=5', 'epoch=1']
+    straight = Trainer(tiny_args(demo_corpus, tmp_path, 'name=straight', *skip_eval))
+    straight.run()
+    interrupted = Trainer(tiny_args(demo_corpus, tmp_path, 'name=stopped', *skip_eval))
+    import trainer.trainer as module
+    original = module.ebm_step
+    calls = []
+
+    def stop_after_three(*a, **k):
+        calls.append(1)
+        if len(calls) == 3:
+            interrupted.stop_requested = True  # what SIGINT does
+        return original(*a, **k)
+
+    monkeypatch.setattr(module, 'ebm_step', stop_after_three)
+    interrupted.run()
+    monkeypatch.setattr(module, 'ebm_step', original)
+    assert interrupted.step_in_epoch == 3 and interrupted.epoch == 0
+    resumed = Trainer(tiny_args(demo_corpus, tmp_path, 'name=stopped', 'resume=auto', *skip_eval))
+    resumed.run()
+    a, b = straight.detector.state_dict(), resumed.detector.state_dict()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(demo_corpus, tmp_path, monkeypatch):
+    args = tiny_args(demo_corpus, tmp_path, 'name=nan', 'path_21LA=None', 'path_21DF=None', 'eval_from_epoch=5')
+    trainer = Trainer(args)
+    import trainer.trainer as module
+    original, calls = module.ebm_step, []
+
+    def nan_in_epoch_two(*a, **k):
+        calls.append(1)
+        loss_1, loss_2 = original(*a, **k)
+        return (float('nan'), loss_2) if len(calls) == 23 else (loss_1, loss_2)
+
+    monkeypatch.setattr(module, 'ebm_step', nan_in_epoch_two)
+    with pytest.raises(TrainingDiverged, match=r'non-finite at step 23 \(epoch 2\)'):
+        trainer.run()
+    assert load_checkpoint(trainer.last_path)['epoch'] == 1
+
+
+def test_missing_dataset_stops_before_training(demo_corpus, tmp_path):
+    with pytest.raises(DatasetError, match='path_21DF'):
+        Trainer(tiny_args(demo_corpus, tmp_path, 'path_21DF=/no/such/folder'))
+
+
+def test_corrupted_checkpoint_is_named(demo_corpus, tmp_path):
+    broken = tmp_path / 'broken.pt'
+    broken.write_bytes(b'this is not a checkpoint')
+    trainer = Trainer(tiny_args(demo_corpus, tmp_path, f'resume={broken}', 'path_21LA=None', 'path_21DF=None'))
+    with pytest.raises(CheckpointError, match=str(broken)):
+        trainer.run()
+
+
+def test_test_mode_evaluates_a_saved_model(demo_corpus, tiny_run, tmp_path):
+    checkpoint = os.path.join(tiny_run, 'models', 'epoch_1.pt')
+    tester = Trainer(tiny_args(demo_corpus, tmp_path, 'name=test', 'TEST=True', f'checkpoint={checkpoint}',
+                               'path_21DF=None'))
+    tester.run()
+    for name in ('19LA', '21LA'):
+        with open(os.path.join(tiny_run, 'scores', f'{name}_epoch1.txt')) as handle:
+            trained = handle.read()
+        assert (tmp_path / 'P' / 't' / 'test' / 'scores' / f'{name}_epoch1.txt').read_text() == trained
+
+
+def _score_worker(rank, world, port, args, trials, out_dir):
+    os.environ['MASTER_ADDR'], os.environ['MASTER_PORT'] = '127.0.0.1', str(port)
+    dist.init_process_group('gloo', rank=rank, world_size=world)
+    torch.manual_seed(0)
+    detector = build_detector(args)
+    scores = score_trials(detector, trials, 16_000, 2, torch.device('cpu'))
+    np.save(os.path.join(out_dir, f'{rank}.npy'), scores)
+    dist.destroy_process_group()
+
+
+def test_evaluation_gathers_one_score_per_trial_with_an_odd_count(tmp_path):
+    files = sorted(glob.glob(os.path.join(FIXTURES, 'asvspoof2019_la', '*.flac')))
+    trials = [Trial(f'utt{i}', files[i % 3], i % 2, 'bonafide' if i % 2 else 'A01') for i in range(7)]
+    args = get_args(TINY)[0]
+    mp.spawn(_score_worker, args=(2, _free_port(), args, trials, str(tmp_path)), nprocs=2, join=True)
+    torch.manual_seed(0)
+    expected = score_trials(build_detector(args), trials, 16_000, 2, torch.device('cpu'))
+    for rank in (0, 1):
+        scores = np.load(tmp_path / f'{rank}.npy')
+        assert scores.shape == (7,)
+        assert np.allclose(scores, expected, atol=1e-5)

@@ -9,7 +9,10 @@
 import sys
 
 from arguments import get_args
-from trainer.launch import launch
+from data.protocol import ProtocolError
+from data.validation import DatasetError
+from trainer.checkpoint import CheckpointError
+from trainer.launch import launch, preflight
 from utils.config import ConfigError
 
 
@@ -25,8 +28,9 @@ def main(argv) -> int:
         overrides = demo_overrides() + overrides
     try:
         args, _, _ = get_args(overrides)
-    except ConfigError as error:
-        print(f"configuration error: {error}", file=sys.stderr)
+        preflight(args)
+    except (ConfigError, DatasetError, ProtocolError, CheckpointError) as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
     launch(args)
     return 0

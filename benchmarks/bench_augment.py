@@ -23,7 +23,7 @@ import torch  # noqa: E402
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 from augment.batch_augment import BatchAugment  # noqa: E402
-from augment.codec import RandomCodec, aac_round_trip, g711_round_trip, mp3_round_trip, ogg_round_trip  # noqa: E402
+from augment.codec import QUALITIES, CodecAugment, RandomCodec, g711_round_trip  # noqa: E402
 from augment.colored_noise import AddColoredNoise  # noqa: E402
 from augment.rawboost import (RandomRawBoost, isd_additive_noise, lnl_convolutive_noise,  # noqa: E402
                               ssi_additive_noise)
@@ -62,29 +62,36 @@ def main():
     rng = np.random.default_rng(0)
     have_ffmpeg = shutil.which('ffmpeg') is not None
 
-    rows = [
-        ('MP3 VBR q4', lambda: mp3_round_trip(x, 4), ('mp3', ['-q:a', '4'])),
-        ('Ogg Vorbis q4', lambda: ogg_round_trip(x, 4), ('ogg', ['-c:a', 'libvorbis', '-q:a', '4'])),
-        ('AAC 64 kbit/s', lambda: aac_round_trip(x, 64), ('m4a', ['-c:a', 'aac', '-b:a', '64k'])),
-        ('A-law curve', lambda: g711_round_trip(x, 'alaw'), None),
-        ('mu-law curve', lambda: g711_round_trip(x, 'mulaw'), None),
-        ('RawBoost LnL', lambda: lnl_convolutive_noise(x[:long_crop], rng), None),
-        ('RawBoost ISD', lambda: isd_additive_noise(x[:long_crop], rng), None),
-        ('RawBoost SSI', lambda: ssi_additive_noise(x[:long_crop], rng), None),
-    ]
-    print(f"one core, 4.8 s clip, mean of {repeats} calls")
-    print(f"{'augmentation':<16}{'in-process ms':>15}{'ffmpeg subprocess ms':>22}{'speed-up':>10}")
-    for name, function, ffmpeg in rows:
-        ours = timed(function, repeats) * 1000
-        theirs = ''
-        ratio = ''
-        if ffmpeg is not None and have_ffmpeg:
-            extension, options = ffmpeg
-            external = timed(lambda: ffmpeg_round_trip(x, extension, options), max(3, repeats // 4)) * 1000
-            theirs, ratio = f"{external:.1f}", f"{external / ours:.1f}x"
-        elif ffmpeg is not None:
-            theirs = 'no ffmpeg'
-        print(f"{name:<16}{ours:>15.1f}{theirs:>22}{ratio:>10}")
+    codec = CodecAugment()
+    ffmpeg_options = {
+        'mp3': lambda q: ('mp3', ['-c:a', 'libmp3lame', '-q:a', str(q)]),
+        'ogg': lambda q: ('ogg', ['-c:a', 'libvorbis', '-q:a', str(q)]),
+        'aac': lambda q: ('m4a', ['-c:a', 'aac', '-b:a', f'{q}k']),
+    }
+    print(f"one core, 4.8 s clip of real speech, mean of {repeats} calls ({max(3, repeats // 4)} through ffmpeg)")
+    print(f"{'augmentation':<22}{'in-process ms':>15}{'ffmpeg subprocess ms':>22}{'speed-up':>10}")
+    for name, make in ffmpeg_options.items():
+        ours_all, theirs_all = [], []
+        for quality in QUALITIES[name]:
+            ours = timed(lambda: codec.apply(x, name, quality), repeats) * 1000
+            ours_all.append(ours)
+            if have_ffmpeg:
+                extension, options = make(quality)
+                theirs = timed(lambda: ffmpeg_round_trip(x, extension, options), max(3, repeats // 4)) * 1000
+                theirs_all.append(theirs)
+                print(f"{name + ' ' + str(quality):<22}{ours:>15.1f}{theirs:>22.1f}{theirs / ours:>9.1f}x")
+            else:
+                print(f"{name + ' ' + str(quality):<22}{ours:>15.1f}{'no ffmpeg':>22}")
+        mean_ours = float(np.mean(ours_all))
+        if theirs_all:
+            mean_theirs = float(np.mean(theirs_all))
+            print(f"{name + ' (mean of draw)':<22}{mean_ours:>15.1f}{mean_theirs:>22.1f}{mean_theirs / mean_ours:>9.1f}x")
+    for name, function in (('A-law curve', lambda: g711_round_trip(x, 'alaw')),
+                           ('mu-law curve', lambda: g711_round_trip(x, 'mulaw')),
+                           ('RawBoost LnL', lambda: lnl_convolutive_noise(x[:long_crop], rng)),
+                           ('RawBoost ISD', lambda: isd_additive_noise(x[:long_crop], rng)),
+                           ('RawBoost SSI', lambda: ssi_additive_noise(x[:long_crop], rng))):
+        print(f"{name:<22}{timed(function, repeats) * 1000:>15.1f}")
 
     batch = BatchAugment(AddColoredNoise(), [0.9, 1.1, 1.0])
     wave = torch.randn(8, long_crop)

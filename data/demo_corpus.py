@@ -103,10 +103,10 @@ def griffin_lim(x: np.ndarray, rng: np.random.Generator, iterations: int = 8) ->
     window = torch.hann_window(512, dtype=torch.float64)
 
     def stft(wave):
-        return torch.stft(wave, 512, 128, window=window, return_complex=True)
+        return torch.stft(wave, 512, 256, window=window, return_complex=True)
 
     def istft(spectrum):
-        return torch.istft(spectrum, 512, 128, window=window, length=len(x))
+        return torch.istft(spectrum, 512, 256, window=window, length=len(x))
 
     magnitude = stft(torch.from_numpy(x)).abs()
     phase = torch.exp(2j * np.pi * torch.from_numpy(rng.random(tuple(magnitude.shape))))

@@ -6,6 +6,8 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from data.asvspoof_sets import evaluation_trials, training_trials
+from trainer.checkpoint import load_checkpoint
 from trainer.trainer import Trainer
 
 
@@ -45,6 +47,16 @@ def _run_torchrun(args: dict) -> None:
         Trainer(args, rank, world_size, _device(local_rank)).run()
     finally:
         dist.destroy_process_group()
+
+
+def preflight(args: dict) -> None:
+    """The checks that must pass before any process starts: datasets on disk and, for
+    TEST, a readable checkpoint. Raises DatasetError / CheckpointError with the path."""
+    evaluation_trials(args, log=lambda line: None)
+    if args['TEST']:
+        load_checkpoint(args['checkpoint'])
+    else:
+        training_trials(args, log=lambda line: None)
 
 
 def launch(args: dict) -> None:

@@ -68,7 +68,7 @@ def read_asv_scores(path: str) -> Dict[str, np.ndarray]:
     return table
 
 
-def check_asv_covers(asv: Dict[str, np.ndarray], attacks, path: str) -> None:
+def check_asv_covers(asv: Dict[str, np.ndarray], attacks: Iterable[str], path: str) -> None:
     """Every spoofing attack of the CM trials must have ASV spoof scores (as in the official file)."""
     absent = sorted({a for a in attacks if a != 'bonafide'} - {k.split('/', 1)[1] for k in asv if '/' in k})
     if absent:

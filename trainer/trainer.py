@@ -179,6 +179,7 @@ class Trainer:
         batches = self.loader.iterate(self.step_in_epoch)
         progress = tqdm(batches, total=len(self.loader), initial=self.step_in_epoch, disable=not self.is_main,
                         desc=f"epoch {epoch}/{self.args['epoch']}", dynamic_ncols=True)
+        sums, steps = [0.0, 0.0], 0
         for long_wave, short_wave, labels in progress:
             long_wave, short_wave = long_wave.to(self.device), short_wave.to(self.device)
             labels = labels.to(self.device)
@@ -197,7 +198,9 @@ class Trainer:
             self.logger.log_metric('train/loss_1', loss_1, self.global_step)
             if loss_2 is not None:
                 self.logger.log_metric('train/loss_2', loss_2, self.global_step)
-            progress.set_postfix(loss_1=f"{loss_1:.4f}", loss_2='-' if loss_2 is None else f"{loss_2:.4f}")
+            steps, sums = steps + 1, [sums[0] + loss_1, sums[1] + (loss_2 or 0.0)]
+            progress.set_postfix(loss_1=f"{sums[0] / steps:.4f}",  # running means over the epoch
+                                 loss_2='-' if loss_2 is None else f"{sums[1] / steps:.4f}")
             if stop:
                 progress.close()
                 return False

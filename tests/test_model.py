@@ -201,3 +201,24 @@ def test_failed_load_changes_nothing(detector, tmp_path):
     for key, value in detector.state_dict().items():
         assert torch.equal(value, changed[key])
     assert any(not torch.equal(before[k], changed[k]) for k in before)
+
+
+def test_pooling_block_rescales_and_re_encodes_positions(detector):
+    """Faithful quirk: after pooling, [other CLS, pooled frames] is multiplied by sqrt(d) again
+    and gets a fresh position table of its own length; the first CLS is put back unscaled."""
+    import math
+    from models.positional_encoding import sinusoid_table
+    block = detector.frontend.conformer_mp.encoders[1].eval()
+    x = torch.randn(2, 3 + 40, 128)
+    pos_emb = sinusoid_table(43, 128).unsqueeze(0)
+    out, new_pos = block(x, pos_emb)
+    block.pool, saved = None, block.pool
+    try:
+        plain, _ = block(x, pos_emb)
+    finally:
+        block.pool = saved
+    pooled = torch.nn.functional.max_pool1d(plain[:, 3:].transpose(1, 2), 2, 2).transpose(1, 2)
+    expected = torch.cat([plain[:, :1], math.sqrt(128) * torch.cat([plain[:, 1:3], pooled], dim=1)], dim=1)
+    assert out.shape == (2, 1 + 2 + 20, 128)
+    assert torch.allclose(out, expected, atol=1e-5)
+    assert torch.allclose(new_pos[0], sinusoid_table(22, 128))

@@ -159,3 +159,26 @@ def test_evaluation_gathers_one_score_per_trial_with_an_odd_count(tmp_path):
         scores = np.load(tmp_path / f'{rank}.npy')
         assert scores.shape == (7,)
         assert np.allclose(scores, expected, atol=1e-5)
+
+
+def test_sigint_finishes_the_step_saves_and_exits_cleanly(demo_corpus, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    overrides = [f"{key}={value}" for key, value in demo_corpus.items()] + TINY + [
+        f'path_log={tmp_path}', 'name=signal', 'epoch=3', 'path_21LA=None', 'path_21DF=None', 'eval_from_epoch=5']
+    process = subprocess.Popen([sys.executable, os.path.join(repo, 'main.py'), *overrides], cwd=repo,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    losses = tmp_path / 'P' / 't' / 'signal' / 'metrics' / 'train_loss_1.txt'
+    deadline = time.time() + 120
+    while time.time() < deadline and (not losses.exists() or len(losses.read_text().splitlines()) < 3):
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 0, output
+    assert 'resume with resume=auto' in output
+    state = load_checkpoint(str(tmp_path / 'P' / 't' / 'signal' / 'models' / 'last.pt'))
+    steps = len(losses.read_text().splitlines())
+    assert state['global_step'] == steps and 0 < steps < 3 * 20

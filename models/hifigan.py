@@ -9,6 +9,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from models.state_dict_check import state_dict_mismatch
 from models.weight_norm_conv import WeightNormConv1d
 
 
@@ -135,18 +136,10 @@ def load_generator(checkpoint: str, config: Optional[HiFiGANConfig] = None) -> H
     state = torch.load(checkpoint, map_location='cpu')
     if not isinstance(state, dict) or 'generator' not in state:
         raise GeneratorLoadError(f"{checkpoint}: expected a dict with key 'generator' (the release format)")
-    expected = generator.state_dict()
-    missing = [key for key in expected if key not in state['generator']]
-    unexpected = [key for key in state['generator'] if key not in expected]
-    if missing or unexpected:
-        def named(keys):
-            return f"{keys}" if len(keys) <= 10 else f"({len(keys)}) {keys[:10]} ..."
-        raise GeneratorLoadError(f"{checkpoint}: missing keys {named(missing)}, unexpected keys {named(unexpected)}; "
-                                 f"is the configuration (--config or config.json) the one it was trained with?")
-    for key, value in state['generator'].items():
-        if value.shape != expected[key].shape:
-            raise GeneratorLoadError(f"{checkpoint}: key {key!r} has shape {tuple(value.shape)}, "
-                                     f"the configuration expects {tuple(expected[key].shape)}")
+    problem = state_dict_mismatch(generator.state_dict(), state['generator'], checkpoint, 'the configuration')
+    if problem:
+        raise GeneratorLoadError(f"{problem}; is the configuration (--config or config.json) the one it was "
+                                 f"trained with?")
     generator.load_state_dict(state['generator'])
     return generator.eval()
 

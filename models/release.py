@@ -12,6 +12,7 @@ from typing import Dict, List, Tuple
 import torch
 from torch import nn
 
+from models.state_dict_check import state_dict_mismatch
 from utils.local_logger import atomic_torch_save
 
 
@@ -59,22 +60,12 @@ def load_hm_conformer_release(detector: nn.Module, directory: str, tag: str = 'D
             target = _CentroidView(detector.centroids[int(part[len('loss'):])])
         plan.append((target, _strip_module(torch.load(path, map_location='cpu')), path))
     for target, state, path in plan:
-        expected = target.state_dict()
-        _check_keys(expected, state, path)
+        problem = state_dict_mismatch(target.state_dict(), state, path, 'the detector')
+        if problem:
+            raise ReleaseLoadError(problem)
     for target, state, path in plan:
         target.load_state_dict(state)
     return [path for _, _, path in plan]
-
-
-def _check_keys(expected: Dict[str, torch.Tensor], state: Dict[str, torch.Tensor], path: str) -> None:
-    missing = [key for key in expected if key not in state]
-    unexpected = [key for key in state if key not in expected]
-    if missing or unexpected:
-        raise ReleaseLoadError(f"{path}: missing keys {missing}, unexpected keys {unexpected}")
-    for key, value in state.items():
-        if value.shape != expected[key].shape:
-            raise ReleaseLoadError(f"{path}: key {key!r} has shape {tuple(value.shape)}, "
-                                   f"the detector expects {tuple(expected[key].shape)}")
 
 
 def save_hm_conformer_release(detector: nn.Module, directory: str, tag: str = 'DF', epoch: int = 20) -> List[str]:

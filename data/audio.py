@@ -13,6 +13,12 @@ class AudioReadError(RuntimeError):
     """A file could not be read or holds no samples; the message names the file."""
 
 
+def resample(wave: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:
+    """Polyphase resampling by the reduced rate ratio."""
+    divisor = math.gcd(source_rate, target_rate)
+    return signal.resample_poly(wave, target_rate // divisor, source_rate // divisor)
+
+
 def read_audio(path: str, sample_rate: int = 16000) -> np.ndarray:
     """Mono float64 samples of `path` at `sample_rate` (channels averaged; other rates
     resampled, with one warning per rate)."""
@@ -28,6 +34,5 @@ def read_audio(path: str, sample_rate: int = 16000) -> np.ndarray:
             _warned_rates.add(rate)
             warnings.warn(f"{path}: sample rate {rate} Hz, resampling to {sample_rate} Hz "
                           f"(warned once per rate)")
-        divisor = math.gcd(rate, sample_rate)
-        wave = signal.resample_poly(wave, sample_rate // divisor, rate // divisor)
+        wave = resample(wave, rate, sample_rate)
     return wave

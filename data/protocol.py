@@ -57,18 +57,24 @@ def protocol_2019_path(root: str, split: str) -> str:
     return os.path.join(root, LA19_PROTOCOLS, LA19_PROTOCOL_FILES[split])
 
 
+def _audio_path(audio: Optional[str], utt_id: str) -> str:
+    return os.path.join(audio, utt_id + '.flac') if audio is not None else ''
+
+
+def _read_2019(protocol: str, audio: Optional[str]) -> List[Trial]:
+    trials = []
+    for line_number, fields in _rows(protocol, 4):
+        attack = fields[-2]
+        trials.append(Trial(fields[1], _audio_path(audio, fields[1]), _label(fields[-1], protocol, line_number),
+                            'bonafide' if attack == '-' else attack))
+    return trials
+
+
 def read_asvspoof2019(root: str, split: str) -> List[Trial]:
     """2019 LA train/dev/eval. Official rows `LA_0079 LA_T_1004644 - A01 spoof`; the
     4-column redistribution `flac LA_T_1004644 A01 spoof` is read too: utterance is the
     2nd field, key the last, attack the second to last."""
-    protocol = protocol_2019_path(root, split)
-    audio = os.path.join(root, LA19_AUDIO.format(split=split))
-    trials = []
-    for line_number, fields in _rows(protocol, 4):
-        attack = fields[-2]
-        trials.append(Trial(fields[1], os.path.join(audio, fields[1] + '.flac'),
-                            _label(fields[-1], protocol, line_number), 'bonafide' if attack == '-' else attack))
-    return trials
+    return _read_2019(protocol_2019_path(root, split), os.path.join(root, LA19_AUDIO.format(split=split)))
 
 
 def vocoded_copies(root: str, train: List[Trial]) -> List[Trial]:
@@ -78,30 +84,28 @@ def vocoded_copies(root: str, train: List[Trial]) -> List[Trial]:
             for t in train if t.label == 0]
 
 
-def _read_2021(root: str, protocol_name: str, audio_name: str, conditions: Dict[str, int],
+def _read_2021(protocol: str, audio: Optional[str], conditions: Dict[str, int],
                subset: Optional[str]) -> List[Trial]:
-    protocol = os.path.join(root, protocol_name)
-    audio = os.path.join(root, audio_name)
     min_fields = max(8, max(conditions.values()) + 1)
     trials = []
     for line_number, fields in _rows(protocol, min_fields):
         if subset is not None and fields[7] != subset:
             continue
         attack = fields[4]
-        trials.append(Trial(fields[1], os.path.join(audio, fields[1] + '.flac'),
-                            _label(fields[5], protocol, line_number), 'bonafide' if attack == '-' else attack,
+        trials.append(Trial(fields[1], _audio_path(audio, fields[1]), _label(fields[5], protocol, line_number),
+                            'bonafide' if attack == '-' else attack,
                             {name: fields[index] for name, index in conditions.items()}))
     return trials
 
 
 def read_asvspoof2021_la(root: str, subset: Optional[str] = 'eval') -> List[Trial]:
     """2021 LA: `LA_0009 LA_E_9332881 alaw ita_tx A07 spoof notrim eval`; rows of `subset` only."""
-    return _read_2021(root, LA21_PROTOCOL, LA21_AUDIO, LA21_CONDITIONS, subset)
+    return _read_2021(os.path.join(root, LA21_PROTOCOL), os.path.join(root, LA21_AUDIO), LA21_CONDITIONS, subset)
 
 
 def read_asvspoof2021_df(root: str, subset: Optional[str] = 'eval') -> List[Trial]:
     """2021 DF: `LA_0023 DF_E_2000011 nocodec asvspoof A14 spoof notrim eval traditional_vocoder - - - -`."""
-    return _read_2021(root, DF21_PROTOCOL, DF21_AUDIO, DF21_CONDITIONS, subset)
+    return _read_2021(os.path.join(root, DF21_PROTOCOL), os.path.join(root, DF21_AUDIO), DF21_CONDITIONS, subset)
 
 
 def summary(name: str, trials: List[Trial]) -> str:
@@ -119,18 +123,10 @@ def read_protocol_file(path: str) -> List[Trial]:
         first = next((line.split() for line in handle if line.strip()), None)
     if first is None:
         raise ProtocolError(f"{path}: empty protocol")
-    folder, name = os.path.split(path)
     if len(first) in (4, 5):
-        trials = []
-        for line_number, fields in _rows(path, 4):
-            attack = fields[-2]
-            trials.append(Trial(fields[1], '', _label(fields[-1], path, line_number),
-                                'bonafide' if attack == '-' else attack))
-        return trials
+        return _read_2019(path, None)
     if len(first) == 8:
-        return [Trial(t.utt_id, '', t.label, t.attack, t.conditions)
-                for t in _read_2021(folder, name, '', LA21_CONDITIONS, 'eval')]
+        return _read_2021(path, None, LA21_CONDITIONS, 'eval')
     if len(first) >= 9:
-        return [Trial(t.utt_id, '', t.label, t.attack, t.conditions)
-                for t in _read_2021(folder, name, '', DF21_CONDITIONS, 'eval')]
+        return _read_2021(path, None, DF21_CONDITIONS, 'eval')
     raise ProtocolError(f"{path}: {len(first)} columns; expected a 2019 LA (4-5), 2021 LA (8) or 2021 DF (13) protocol")

@@ -12,7 +12,6 @@ temporary name and renamed. --check verifies that every spoof utterance has a
 readable copy of the same duration.
 """
 import argparse
-import math
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -21,10 +20,10 @@ from typing import List, Optional, Tuple
 import numpy as np
 import soundfile as sf
 import torch
-from scipy import signal
 from tqdm import tqdm
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from data.audio import resample  # noqa: E402
 from data.protocol import LA19_VOCODED, Trial, read_asvspoof2019  # noqa: E402
 from models.hifigan import CONFIGS, HiFiGANGenerator, load_generator  # noqa: E402
 from models.mel_analysis import HiFiGANMel  # noqa: E402
@@ -49,11 +48,6 @@ def readable(path: str, expected_frames: Optional[int] = None) -> bool:
     return expected_frames is None or info.frames == expected_frames
 
 
-def _resample(wave: np.ndarray, source: int, target: int) -> np.ndarray:
-    divisor = math.gcd(source, target)
-    return signal.resample_poly(wave, target // divisor, source // divisor)
-
-
 class CopySynthesiser:
     """16 kHz waveforms -> HiFi-GAN copy-syntheses at 16 kHz, in batches."""
 
@@ -67,7 +61,7 @@ class CopySynthesiser:
 
     @torch.no_grad()
     def __call__(self, waves: List[np.ndarray]) -> List[np.ndarray]:
-        resampled = [np.clip(_resample(w, SOURCE_RATE, self.rate), -1, 1) for w in waves]
+        resampled = [np.clip(resample(w, SOURCE_RATE, self.rate), -1, 1) for w in waves]
         longest = max(len(w) for w in resampled)
         batch = torch.zeros(len(waves), longest)
         for i, w in enumerate(resampled):
@@ -75,7 +69,7 @@ class CopySynthesiser:
         generated = self.generator(self.mel(batch.to(self.device))).squeeze(1).cpu().numpy()
         outputs = []
         for source, w, g in zip(waves, resampled, generated):
-            y = _resample(g[:len(w)].astype(np.float64), self.rate, SOURCE_RATE)
+            y = resample(g[:len(w)].astype(np.float64), self.rate, SOURCE_RATE)
             y = np.pad(y, (0, max(0, len(source) - len(y))))[:len(source)]
             peak = np.max(np.abs(y))
             outputs.append(y / peak if peak > 1 else y)

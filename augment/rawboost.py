@@ -31,8 +31,13 @@ def normalise_peak(x: np.ndarray, always: bool = False) -> np.ndarray:
 def random_notch_filter(rng: np.random.Generator, min_gain: float = 0.0, max_gain: float = 0.0, n_bands: int = 5,
                         min_freq: float = 20, max_freq: float = 8000, min_bw: float = 100, max_bw: float = 1000,
                         min_coeff: int = 10, max_coeff: int = 100, fs: int = SAMPLE_RATE) -> np.ndarray:
-    """FIR taps of `n_bands` random Hamming-window band-pass filters convolved together,
-    normalised to a peak gain of G dB, G ~ U[min_gain, max_gain]."""
+    """FIR taps of `n_bands` random Hamming-window notch (band-stop) filters convolved
+    together, normalised to a peak gain of G dB, G ~ U[min_gain, max_gain].
+
+    Each band is `firwin(n, [f1, f2])` with scipy's default pass_zero=True, which for two
+    cutoffs is a band-stop filter (the authors' genNotchCoeffs): the filter bank removes
+    up to five narrow bands and keeps the rest of the spectrum.
+    """
     taps = np.ones(1)
     for _ in range(n_bands):
         centre = _uniform(rng, min_freq, max_freq)
@@ -42,7 +47,7 @@ def random_notch_filter(rng: np.random.Generator, min_gain: float = 0.0, max_gai
             length += 1
         low = max(centre - bandwidth / 2, 1 / 1000)
         high = min(centre + bandwidth / 2, fs / 2 - 1 / 1000)
-        taps = np.convolve(signal.firwin(length, [low, high], window='hamming', pass_zero=False, fs=fs), taps)
+        taps = np.convolve(signal.firwin(length, [low, high], window='hamming', pass_zero=True, fs=fs), taps)
     gain_db = _uniform(rng, min_gain, max_gain)
     _, response = signal.freqz(taps, 1, fs=fs)
     return 10 ** (gain_db / 20) * taps / np.max(np.abs(response))
@@ -102,7 +107,7 @@ def isd_additive_noise(x: np.ndarray, rng: np.random.Generator, max_percent: flo
 def ssi_additive_noise(x: np.ndarray, rng: np.random.Generator, min_snr: float = 10,
                        max_snr: float = 40) -> np.ndarray:
     """Stationary signal-independent noise: white Gaussian noise through a random
-    5-band filter, scaled to SNR ~ U[min_snr, max_snr] dB against x, added."""
+    5-band notch filter, scaled to SNR ~ U[min_snr, max_snr] dB against x, added."""
     noise = rng.normal(0, 1, len(x))
     noise = normalise_peak(filter_fir(noise, random_notch_filter(rng)), always=True)
     snr = _uniform(rng, min_snr, max_snr)

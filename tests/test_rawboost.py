@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
+from scipy import signal
 
 from augment.rawboost import (NUM_CHOICES, RandomRawBoost, filter_fir, isd_additive_noise, lnl_convolutive_noise,
-                              rawboost, ssi_additive_noise)
+                              random_notch_filter, rawboost, ssi_additive_noise)
 
 
 def _speech_like(seed=0, n=16_000, peak=0.5):
@@ -101,3 +102,42 @@ def test_random_choice_covers_all_nine():
     draws = [int(np.random.default_rng(s).integers(NUM_CHOICES)) for s in range(200)]
     assert set(draws) == set(range(NUM_CHOICES))
     assert len(augment(x, rng)) == len(x)
+
+
+def _response_db(taps, freqs, fs=16_000):
+    _, h = signal.freqz(taps, 1, worN=np.asarray(freqs, dtype=float), fs=fs)
+    return 20 * np.log10(np.abs(h) + 1e-12)
+
+
+def test_one_band_is_a_notch():
+    """A fixed 2600-3400 Hz band: deep attenuation inside, the rest of the spectrum kept at 0 dB."""
+    taps = random_notch_filter(np.random.default_rng(0), n_bands=1, min_freq=3000, max_freq=3000, min_bw=800,
+                               max_bw=800, min_coeff=101, max_coeff=101)
+    inside = _response_db(taps, [2900, 3000, 3100])
+    outside = _response_db(taps, [100, 500, 1000, 1500, 2000, 4000, 5000, 6000, 7000, 7900])
+    assert np.all(inside < -20), inside
+    assert np.all(np.abs(outside) < 1.0), outside
+
+
+def test_default_filter_bank_keeps_most_of_the_spectrum():
+    """Five random notches remove narrow bands: most bins stay within 20 dB of the peak
+    (a band-pass bank would keep about a tenth)."""
+    grid = np.linspace(0, 8000, 1024, endpoint=False)
+    kept = [np.mean(_response_db(random_notch_filter(np.random.default_rng(seed)), grid) > -20)
+            for seed in range(30)]
+    assert np.mean(kept) > 0.75, np.mean(kept)
+    assert min(kept) > 0.4
+
+
+def test_lnl_keeps_the_spectrum_of_speech_broad():
+    """LnL on a broadband signal: the output's power stays spread over the band
+    instead of being concentrated in a few narrow bands."""
+    rng = np.random.default_rng(5)
+    x = 0.3 * rng.standard_normal(32_000)
+    f, p_in = signal.welch(x, 16_000, nperseg=512)
+    fractions = []
+    for seed in range(10):
+        y = lnl_convolutive_noise(x, np.random.default_rng(seed))
+        _, p_out = signal.welch(y, 16_000, nperseg=512)
+        fractions.append(np.mean(10 * np.log10(p_out / p_out.max()) > -20))
+    assert np.mean(fractions) > 0.75, fractions

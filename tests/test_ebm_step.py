@@ -93,7 +93,7 @@ def test_bpl_off_skips_the_short_view():
     calls = []
     detector.register_forward_hook(lambda module, inputs, output: calls.append(1))
     ebm_step(detector, optimizer, objective, long_f, None, labels)
-    assert len(calls) == 2  # step 1 long view, step 2 bona fide rows
+    assert len(calls) == 2  # step 1 long view, step 2 the whole long batch again
 
 
 def _free_port() -> int:
@@ -125,3 +125,49 @@ def test_ddp_gloo_three_steps_keep_ranks_identical(tmp_path):
         assert torch.equal(rank0[name], rank1[name]), name
     for name in fresh.centroid_names():
         assert not torch.equal(rank0[name], dict(fresh.named_parameters())[name])
+
+
+def test_no_batchnorm_sees_the_bona_fide_rows_alone():
+    """Every BatchNorm forward of a training step normalises the whole batch (10 rows),
+    step 2 included: 4 bona fide rows alone would be standardised among themselves."""
+    args, detector, optimizer, objective = _setup()
+    long_f, short_f, labels = _batch(rows=10, bona=2)
+    seen = []
+    for module in detector.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.register_forward_hook(lambda m, inputs, output: seen.append(inputs[0].shape[0]))
+    ebm_step(detector, optimizer, objective, long_f, short_f, labels)
+    assert seen and set(seen) == {10}
+
+
+def _separable_batch(generator, rows=12, bona=4):
+    """Bona fide and spoof features from two shifted distributions, so that a network
+    can tell them apart and the bona fide mean embedding has a direction to find."""
+    labels = torch.tensor([1] * bona + [0] * (rows - bona))
+    features = torch.randn(rows, 30, 120, generator=generator)
+    features[labels == 1] += 0.5
+    return features, labels
+
+
+def test_two_step_update_moves_the_centroid_toward_the_bona_fide_mean():
+    args, detector, _, objective = _setup(['lr=0.01', 'use_bpl=False'])
+    optimizer = torch.optim.Adam(detector.parameters(), lr=0.01)
+    generator = torch.Generator().manual_seed(1)
+
+    def cosine_to_bona_mean():
+        features, labels = _separable_batch(torch.Generator().manual_seed(99), rows=40, bona=20)
+        with torch.no_grad():
+            embedding = detector(features=features)[-1][labels == 1]
+        mean = torch.nn.functional.normalize(embedding, dim=1).mean(0)
+        return torch.nn.functional.cosine_similarity(mean, detector.centroids[-1][0], dim=0).item()
+
+    detector.train()
+    before = cosine_to_bona_mean()
+    losses_2 = []
+    for _ in range(40):
+        features, labels = _separable_batch(generator)
+        _, loss_2 = ebm_step(detector, optimizer, objective, features, None, labels)
+        losses_2.append(loss_2)
+    after = cosine_to_bona_mean()
+    assert after > 0.6 and after > before + 0.3, (before, after)
+    assert sum(losses_2[-5:]) < 0.5 * sum(losses_2[:5]), losses_2

@@ -135,9 +135,16 @@ def test_detector_needs_exactly_one_input(detector):
         detector()
 
 
-def test_centroids_start_at_unit_norm(detector):
+def test_centroids_start_as_the_authors_plus_minus_one(detector):
+    """kaiming_uniform_(a=0.25), renorm_(2, 1, 1e-5), mul_(1e5): every entry +-1, norm sqrt(D)."""
+    signs = []
     for centroid in detector.centroids:
-        assert torch.allclose(centroid.norm(), torch.tensor(1.0))
+        # renorm divides by (norm + 1e-7), so an entry x becomes |x| / (|x| + 1e-7) in size
+        assert torch.allclose(centroid.abs(), torch.ones_like(centroid), atol=1e-2)
+        assert centroid.norm().item() == pytest.approx(8.0, abs=1e-2)
+        signs.append(torch.sign(centroid))
+    assert not all(torch.equal(signs[0], s) for s in signs[1:])  # independent draws
+    assert 10 < (signs[0] > 0).sum().item() < 54  # both signs, as a symmetric draw gives
 
 
 def test_real_release_files_load_into_heads_and_centroids(detector):

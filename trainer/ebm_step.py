@@ -23,10 +23,9 @@ def ebm_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective: EBMO
     'adam_step' (EBM):
       1. centroids frozen; loss_1 = EOC-S on the long view of all rows + BPL on the bona
          fide rows of both views; backward; optimiser step (moves everything else).
-      2. forward the bona fide long rows again (train mode, updated weights);
-         loss_2 = EOC-S on them; backward reaches only the centroids; optimiser step
-         (Adam skips parameters without a gradient). BatchNorm running statistics
-         move in this forward too, as in the authors' code.
+      2. forward the whole long batch again (train mode, updated weights) and take
+         loss_2 = EOC-S on its bona fide rows; backward reaches only the centroids;
+         optimiser step (Adam skips parameters without a gradient).
     'joint' (plain OC-Softmax): step 1 with the centroids trainable; no step 2 (loss_2 None).
     """
     detector = unwrap(model)
@@ -44,8 +43,15 @@ def ebm_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective: EBMO
         return loss_1.item(), None
 
     _set_trainable(detector, centroids=True, others=False)
+    # The authors forward the bona fide rows alone here; their classifier (XLS-R + bridge)
+    # normalises with LayerNorm, row by row, so that equals the bona fide rows of a
+    # whole-batch forward. The HM-Conformer heads end in BatchNorm, which would standardise
+    # every dimension over the few bona fide rows alone (their mean becomes the BN bias,
+    # the centroid gradient loses its direction, the running statistics are biased), so
+    # the whole batch is forwarded and its bona fide rows are taken.
     with torch.no_grad():
-        bona_embeddings = detector(features=long_features[labels == 1])
+        embeddings = detector(features=long_features)
+    bona_embeddings = [embedding[labels == 1] for embedding in embeddings]
     loss_2 = objective.centroid_loss(bona_embeddings, list(detector.centroids))
     optimizer.zero_grad(set_to_none=True)
     loss_2.backward()

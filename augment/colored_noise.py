@@ -1,23 +1,29 @@
-"""Coloured noise added on the training device, per example."""
+"""Coloured noise added on the training device, per example (SPEC section 6)."""
 import torch
 from torch import nn
 
 
 def colored_noise(f_decay: torch.Tensor, num_samples: int, sample_rate: int = 16000,
                   generator: torch.Generator = None) -> torch.Tensor:
-    """Unit-RMS noise whose power spectrum falls as f ** -f_decay: (B,) -> (B, num_samples).
+    """Unit-RMS coloured noise as torch-audiomentations' AddColoredNoise makes it:
+    (B,) f_decay -> (B, num_samples).
 
-    0 is white, 1 pink, 2 brown, negative values blue / violet. The DC bin takes the
-    gain of the first non-zero frequency.
+    One second of white Gaussian noise per example, its spectrum multiplied by the
+    amplitude mask 1 / linspace(1, sqrt(sample_rate / 2), n_bins) ** f_decay, back to
+    the time domain, RMS-normalised, and tiled to `num_samples` (the noise repeats every
+    second). The library's docstring says power 1 / f ** f_decay; its mask is linear in
+    the bin index only up to sqrt(sample_rate / 2), so above ~90 Hz the power falls about
+    twice as fast as that and is flat below. 0 is white, positive values darker.
     """
     device = f_decay.device
-    white = torch.randn(len(f_decay), num_samples, device=device, generator=generator)
+    white = torch.randn(len(f_decay), sample_rate, device=device, dtype=f_decay.dtype, generator=generator)
     spectrum = torch.fft.rfft(white, dim=1)
-    freqs = torch.fft.rfftfreq(num_samples, 1 / sample_rate, device=device)
-    freqs[0] = freqs[1]
-    spectrum = spectrum * freqs.unsqueeze(0) ** (-f_decay.unsqueeze(1) / 2)
-    noise = torch.fft.irfft(spectrum, n=num_samples, dim=1)
-    return noise / noise.pow(2).mean(dim=1, keepdim=True).sqrt()
+    ramp = torch.linspace(1, (sample_rate / 2) ** 0.5, spectrum.size(1), device=device, dtype=f_decay.dtype)
+    mask = 1 / ramp.unsqueeze(0) ** f_decay.unsqueeze(1)
+    second = torch.fft.irfft(spectrum * mask, n=sample_rate, dim=1)
+    second = second / second.pow(2).mean(dim=1, keepdim=True).sqrt()
+    repeats = -(-num_samples // sample_rate)
+    return second.repeat(1, repeats)[:, :num_samples]
 
 
 class AddColoredNoise(nn.Module):

@@ -6,7 +6,7 @@ MP3, Vorbis and Opus go through libsndfile (soundfile) in memory; AAC through Py
 the input length (encoder priming removed).
 """
 import io
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import soundfile as sf
@@ -107,9 +107,8 @@ def g711_round_trip(x: np.ndarray, law: str, round_trip: bool = False) -> np.nda
 
     Faithful quirk (round_trip False): only the compression curve is applied, a static
     non-linear distortion. round_trip True quantises to 8 bits and expands: a real G.711
-    round trip. The FFT resampling back can overshoot the compressed curve's [-1, 1]
-    range (Gibbs ripple), so the result is peak-normalised if above 1, the rule used
-    everywhere else in the pipeline.
+    round trip. As in the authors' code the result is not peak-normalised after the
+    resampling back, so the FFT resampling's ripple may take it slightly past [-1, 1].
     """
     narrow = signal.resample(x, int(round(len(x) * 8000 / SAMPLE_RATE)))
     peak = np.max(np.abs(narrow))
@@ -119,9 +118,7 @@ def g711_round_trip(x: np.ndarray, law: str, round_trip: bool = False) -> np.nda
     coded = curve(narrow)
     if round_trip:
         coded = expand(_quantise_8bit(coded))
-    wide = signal.resample(coded, len(x))
-    peak = np.max(np.abs(wide))
-    return wide / peak if peak > 1 else wide
+    return signal.resample(coded, len(x))
 
 
 class CodecAugment:
@@ -156,13 +153,18 @@ class CodecAugment:
 
 
 class RandomCodec:
-    """Apply CodecAugment with probability p (0.8 by default): (x, rng) -> x."""
+    """Apply CodecAugment with probability p (0.8 by default): (x, rng, keep) -> x.
+
+    Only when the codec is applied is the waveform first cut to its first `keep`
+    samples (the authors encode 1.2 x the crop, not the whole file); otherwise it is
+    returned whole, so a later random window ranges over the whole file.
+    """
 
     def __init__(self, p: float = 0.8, use_opus: bool = False, g711_round_trip: bool = False):
         self.p = p
         self.codec = CodecAugment(use_opus, g711_round_trip)
 
-    def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def __call__(self, x: np.ndarray, rng: np.random.Generator, keep: Optional[int] = None) -> np.ndarray:
         if rng.random() >= self.p:
             return x
-        return self.codec(x, rng)
+        return self.codec(x[:keep], rng)

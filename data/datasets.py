@@ -9,7 +9,7 @@ from torch.utils.data import Dataset, get_worker_info
 
 from data.audio import AudioReadError, read_audio
 from data.protocol import Trial
-from data.views import Augment, make_view
+from data.views import Augment, Codec, make_view
 
 
 class TwoViewDataset(Dataset):
@@ -22,7 +22,7 @@ class TwoViewDataset(Dataset):
     more than `max_failure_rate` of the set failing aborts the run.
     """
 
-    def __init__(self, trials: List[Trial], crop_long: int, crop_short: int, codec: Optional[Augment] = None,
+    def __init__(self, trials: List[Trial], crop_long: int, crop_short: int, codec: Optional[Codec] = None,
                  rawboost: Optional[Augment] = None, codec_crop_factor: float = 1.2, seed: int = 0, rank: int = 0,
                  max_failure_rate: float = 0.01, sample_rate: int = 16000):
         self.trials, self.crop_long, self.crop_short = trials, crop_long, crop_short

@@ -4,6 +4,7 @@ from typing import Callable, Optional
 import numpy as np
 
 Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+Codec = Callable[[np.ndarray, np.random.Generator, int], np.ndarray]
 
 
 def crop_samples(frames: int, hop: int = 160) -> int:
@@ -12,18 +13,19 @@ def crop_samples(frames: int, hop: int = 160) -> int:
 
 
 def make_view(wave: np.ndarray, crop: int, random_window: bool, rng: np.random.Generator,
-              codec: Optional[Augment] = None, codec_crop_factor: float = 1.2,
+              codec: Optional[Codec] = None, codec_crop_factor: float = 1.2,
               rawboost: Optional[Augment] = None) -> np.ndarray:
     """One view of `crop` samples, float64.
 
-    The codec callable (which applies itself with its own probability) sees the first
-    int(codec_crop_factor * crop) samples; a shorter result is wrap-padded to the crop;
-    a longer one gives its first `crop` samples (long view) or a uniformly random
-    window (short view). RawBoost comes last.
+    The codec (a RandomCodec, which applies itself with its own probability) encodes the
+    first int(codec_crop_factor * crop) samples when it applies and leaves the whole
+    file otherwise; a shorter result is wrap-padded to the crop; a longer one gives its
+    first `crop` samples (long view) or a uniformly random window (short view), which
+    without a codec ranges over the whole file. RawBoost comes last.
     """
     x = np.asarray(wave, dtype=np.float64)
     if codec is not None:
-        x = codec(x[:int(codec_crop_factor * crop)], rng)
+        x = codec(x, rng, int(codec_crop_factor * crop))
     if len(x) < crop:
         x = np.pad(x, (0, crop - len(x)), mode='wrap')
     elif random_window:

@@ -8,6 +8,7 @@ import soundfile as sf
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from augment.codec import RandomCodec
 from augment.rawboost import RandomRawBoost
 from data.audio import AudioReadError, read_audio
 from data.balanced_loader import BalancedLoader
@@ -36,15 +37,21 @@ def test_wrap_padding_and_windows():
         assert 0 <= start <= 100_000 - 48_440 and np.array_equal(short, long_wave[start:start + 48_440])
 
 
-def test_codec_sees_the_first_1_2_crops():
+def test_codec_sees_the_first_1_2_crops_only_when_applied():
     seen = []
 
-    def codec(x, rng):
-        seen.append(len(x))
-        return x
+    def codec(p):
+        recording = RandomCodec(p)
+        recording.codec = lambda x, rng: seen.append(len(x)) or x
+        return recording
 
-    make_view(np.zeros(100_000), 48_440, True, np.random.default_rng(0), codec=codec)
+    wave = np.arange(200_000, dtype=np.float64)
+    make_view(wave, 48_440, True, np.random.default_rng(0), codec=codec(1.0))
     assert seen == [int(1.2 * 48_440)]
+    # without a codec the whole file is kept: the short window ranges over all of it
+    starts = [int(make_view(wave, 48_440, True, np.random.default_rng(s), codec=codec(0.0))[0]) for s in range(40)]
+    assert seen == [int(1.2 * 48_440)]
+    assert max(starts) > 2 * 48_440
 
 
 def test_two_view_items_on_real_audio():

@@ -33,6 +33,7 @@ def get_args(overrides: Sequence[str] = ()) -> Tuple[dict, dict, dict]:
         'num_workers'       : 4,                    # data-loader workers per process
         'usable_gpu'        : None,                 # e.g. '0,1'; None uses CUDA_VISIBLE_DEVICES as set
         'world_size'        : 1,                    # processes to spawn when no GPU is present (CPU, gloo)
+        'cudnn_deterministic': True,                # the authors' cuDNN flags (deterministic, no benchmark); False is faster
 
         # run control
         'TEST'              : False,                # evaluate `checkpoint` without training

@@ -65,6 +65,7 @@ SPEC_DEFAULTS = {
     'eval_from_epoch': 15,
     'eval_every': 5,
     'world_size': 1,
+    'cudnn_deterministic': True,  # the authors' main.py sets cudnn.deterministic, no benchmark
     'TEST': False,
     'resume': None,
 }

@@ -105,6 +105,25 @@ def test_batch_composition_single_process():
     assert sorted(bona_seen[:20]) == list(range(20)) and sorted(bona_seen[20:]) == list(range(20))
 
 
+def test_the_larger_bona_fide_loader_defines_the_epoch():
+    """The published set without vocoder copies: 2,580 / 4 = 645 bona fide batches
+    against 22,800 / 36 = 633 spoof ones; here 40 / 4 = 10 against 252 / 36 = 7."""
+    loader = BalancedLoader(IndexDataset(0, 40, 1), IndexDataset(1000, 252, 0), 40, 0.1, 0.9)
+    batches = list(loader)
+    assert len(batches) == len(loader) == 10
+    for long_view, _, labels in batches:
+        assert labels.tolist() == [1] * 4 + [0] * 36
+        assert torch.all(long_view[:4] < 1000) and torch.all(long_view[4:] >= 1000)
+    bona_seen = torch.cat([b[0][:4] for b in batches]).flatten().tolist()
+    assert sorted(bona_seen) == list(range(40))  # every bona fide item once
+    spoof_seen = torch.cat([b[0][4:] for b in batches]).flatten().tolist()
+    assert sorted(spoof_seen[:252]) == list(range(1000, 1252))  # spoof loader restarted after 7
+    loader.set_epoch(2)
+    full = [b[0].flatten().tolist() for b in loader]
+    loader.set_epoch(2)
+    assert [b[0].flatten().tolist() for b in loader.iterate(skip_batches=8)] == full[8:]
+
+
 def test_batch_composition_two_ranks_disjoint():
     per_rank = []
     for rank in (0, 1):

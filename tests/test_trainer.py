@@ -13,7 +13,7 @@ from data.protocol import Trial
 from data.validation import DatasetError
 from trainer.checkpoint import CheckpointError, load_checkpoint
 from trainer.evaluation import score_trials
-from trainer.trainer import Trainer, TrainingDiverged
+from trainer.trainer import Trainer, TrainingDiverged, seed_everything
 from models import build_detector
 from tests.conftest import FIXTURES, TINY, tiny_args
 
@@ -182,3 +182,14 @@ def test_sigint_finishes_the_step_saves_and_exits_cleanly(demo_corpus, tmp_path)
     state = load_checkpoint(str(tmp_path / 'P' / 't' / 'signal' / 'models' / 'last.pt'))
     steps = len(losses.read_text().splitlines())
     assert state['global_step'] == steps and 0 < steps < 3 * 20
+
+
+@pytest.mark.parametrize('deterministic', [True, False])
+def test_seed_everything_sets_the_cudnn_flags(deterministic):
+    saved = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
+    try:
+        seed_everything(1, deterministic)
+        assert torch.backends.cudnn.deterministic is deterministic
+        assert torch.backends.cudnn.benchmark is (not deterministic)
+    finally:
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved

@@ -34,17 +34,21 @@ class TrainingDiverged(RuntimeError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
 
 
-def seed_everything(seed: int) -> None:
+def seed_everything(seed: int, cudnn_deterministic: bool = True) -> None:
+    """Seed every generator; with `cudnn_deterministic` set cuDNN's flags as the authors'
+    main.py does (deterministic kernels, no autotuning), at some cost in GPU speed."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+    torch.backends.cudnn.deterministic = cudnn_deterministic
+    torch.backends.cudnn.benchmark = not cudnn_deterministic
 
 
 class Trainer:
     def __init__(self, args: dict, rank: int = 0, world_size: int = 1, device: torch.device = torch.device('cpu')):
         self.args, self.rank, self.world_size, self.device = args, rank, world_size, device
         self.is_main = rank == 0
-        seed_everything(args['rand_seed'])
+        seed_everything(args['rand_seed'], args['cudnn_deterministic'])
         self.logger = build_logger(args) if self.is_main else ExperimentLogger([])
         self.run_dir = self.logger.local.root if self.is_main else None
         self.eval_sets = evaluation_trials(args, self.log)

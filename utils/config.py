@@ -180,7 +180,7 @@ def validate_args(args: dict) -> None:
     for key, allowed in choices.items():
         _rule(args[key] in allowed, key, f"must be one of {', '.join(allowed)}", args[key])
     for key in ('use_class_weight', 'use_bpl', 'codec_opus', 'g711_round_trip', 'rawboost',
-                'use_vocoder_copies', 'TEST'):
+                'use_vocoder_copies', 'TEST', 'cudnn_deterministic'):
         _rule(isinstance(args[key], bool), key, 'must be True or False', args[key])
     _rule(not args['TEST'] or bool(args['checkpoint']), 'checkpoint', 'TEST=True needs checkpoint=PATH',
           args['checkpoint'])

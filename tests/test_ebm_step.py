@@ -63,7 +63,8 @@ def test_step1_moves_only_the_network_and_step2_only_the_centroids():
         return result
 
     optimizer.step = step_and_snapshot
-    loss_1, loss_2 = ebm_step(detector, optimizer, objective, long_f, short_f, labels)
+    loss_1, loss_2, bona_embeddings = ebm_step(detector, optimizer, objective, long_f, short_f, labels)
+    assert [tuple(e.shape) for e in bona_embeddings] == [(2, 16)] * 5
     assert loss_1 > 0 and loss_2 > 0
     after_1, after_2 = snapshots
     for name in centroid_names:
@@ -82,7 +83,7 @@ def test_joint_mode_is_one_step_with_the_centroids():
     args, detector, _, objective = _setup(['centroid_update=joint'])
     optimizer = RecordingAdam(list(detector.named_parameters()), lr=1e-3)
     long_f, short_f, labels = _batch()
-    loss_1, loss_2 = ebm_step(detector, optimizer, objective, long_f, short_f, labels, 'joint')
+    loss_1, loss_2, _ = ebm_step(detector, optimizer, objective, long_f, short_f, labels, 'joint')
     assert loss_2 is None
     assert optimizer.with_grad == [set(n for n, _ in detector.named_parameters())]
 
@@ -166,7 +167,7 @@ def test_two_step_update_moves_the_centroid_toward_the_bona_fide_mean():
     losses_2 = []
     for _ in range(40):
         features, labels = _separable_batch(generator)
-        _, loss_2 = ebm_step(detector, optimizer, objective, features, None, labels)
+        _, loss_2, _ = ebm_step(detector, optimizer, objective, features, None, labels)
         losses_2.append(loss_2)
     after = cosine_to_bona_mean()
     assert after > 0.6 and after > before + 0.3, (before, after)

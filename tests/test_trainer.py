@@ -44,6 +44,11 @@ def test_demo_schedule_under_two_process_gloo_ddp(demo_corpus, tmp_path):
     steps_per_epoch = 480 // 2 // 2 // 6  # 240 spoof rows, 2 ranks, 6 spoof rows per rank
     assert len(losses) == 2 * steps_per_epoch and losses[0].startswith('[1] train/loss_1: ')
     assert len((run / 'metrics' / 'train_loss_2.txt').read_text().splitlines()) == len(losses)
+    for head in range(5):  # the centroid health signal, once per epoch and head
+        lines = (run / 'metrics' / f'train_centroid_cosine_head_{head}.txt').read_text().splitlines()
+        assert [line.split(':')[0] for line in lines] == [f'[1] train/centroid_cosine/head_{head}',
+                                                          f'[2] train/centroid_cosine/head_{head}']
+        assert all(-1 <= float(line.split(': ')[1]) <= 1 for line in lines)
     for name, count in (('19LA', 210), ('21LA', 150), ('21DF', 150)):
         assert len((run / 'metrics' / f'eval_{name}_eer.txt').read_text().splitlines()) == 2
         for epoch in (1, 2):
@@ -105,8 +110,8 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(demo_corpus, t
 
     def nan_in_epoch_two(*a, **k):
         calls.append(1)
-        loss_1, loss_2 = original(*a, **k)
-        return (float('nan'), loss_2) if len(calls) == 23 else (loss_1, loss_2)
+        result = original(*a, **k)
+        return result._replace(loss_1=float('nan')) if len(calls) == 23 else result
 
     monkeypatch.setattr(module, 'ebm_step', nan_in_epoch_two)
     with pytest.raises(TrainingDiverged, match=r'non-finite at step 23 \(epoch 2\)'):

@@ -1,5 +1,5 @@
 """One EBM optimisation step (SPEC section 10): the 'Adam-based centroid update'."""
-from typing import Optional, Tuple
+from typing import List, NamedTuple, Optional
 
 import torch
 from torch import nn
@@ -14,10 +14,18 @@ def _set_trainable(detector: nn.Module, centroids: bool, others: bool) -> None:
         parameter.requires_grad_(centroids if id(parameter) in centroid_ids else others)
 
 
+class StepResult(NamedTuple):
+    """What one step reports: its two losses (loss_2 None in 'joint' mode) and, per head,
+    the detached (n_bona, D) embeddings of the bona fide rows from the last forward."""
+    loss_1: float
+    loss_2: Optional[float]
+    bona_embeddings: List[torch.Tensor]
+
+
 def ebm_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective: EBMObjective,
              long_features: torch.Tensor, short_features: torch.Tensor, labels: torch.Tensor,
-             centroid_update: str = 'adam_step') -> Tuple[float, Optional[float]]:
-    """Update `model` (a Detector, optionally in DDP) on one batch; returns (loss_1, loss_2).
+             centroid_update: str = 'adam_step') -> StepResult:
+    """Update `model` (a Detector, optionally in DDP) on one batch.
 
     long_features (B, T, F), short_features (B, T', F), labels (B,) with 1 = bona fide.
     'adam_step' (EBM):
@@ -40,7 +48,7 @@ def ebm_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective: EBMO
         average_gradients(detector.centroids)
     optimizer.step()
     if joint:
-        return loss_1.item(), None
+        return StepResult(loss_1.item(), None, [e.detach()[labels == 1] for e in long_embeddings])
 
     _set_trainable(detector, centroids=True, others=False)
     # The authors forward the bona fide rows alone here; their classifier (XLS-R + bridge)
@@ -58,4 +66,4 @@ def ebm_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective: EBMO
     average_gradients(detector.centroids)
     optimizer.step()
     _set_trainable(detector, centroids=False, others=True)
-    return loss_1.item(), loss_2.item()
+    return StepResult(loss_1.item(), loss_2.item(), bona_embeddings)

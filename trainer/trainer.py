@@ -25,6 +25,7 @@ from models import build_detector
 from trainer.checkpoint import (load_checkpoint, resolve_resume, restore_rng_states, rng_states,
                                 save_checkpoint)
 from trainer.distributed import broadcast_buffers, is_distributed, unwrap, wrap_detector
+from trainer.centroid_monitor import CentroidMonitor
 from trainer.ebm_step import ebm_step
 from trainer.evaluation import ASV_EVAL_SCORES, SetReport, report_set, score_trials
 from utils.experiment_logger import ExperimentLogger, build_logger
@@ -66,6 +67,7 @@ class Trainer:
         self.objective.eoc_softmax.to(device)
         self.batch_augment = BatchAugment.from_args(args).to(device)
         self.masking = FeatureMasking(args['mask_max'], args['mask_p'], args['mask_axis'])
+        self.centroid_monitor = CentroidMonitor(detector.num_heads)
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
         self.best: Dict[str, dict] = {}
         self.stop_requested = False
@@ -184,13 +186,15 @@ class Trainer:
         progress = tqdm(batches, total=len(self.loader), initial=self.step_in_epoch, disable=not self.is_main,
                         desc=f"epoch {epoch}/{self.args['epoch']}", dynamic_ncols=True)
         sums, steps = [0.0, 0.0], 0
+        self.centroid_monitor.reset()
         for long_wave, short_wave, labels in progress:
             long_wave, short_wave = long_wave.to(self.device), short_wave.to(self.device)
             labels = labels.to(self.device)
             long_features = self.masking(lfcc(self.batch_augment(long_wave)))
             short_features = self.masking(lfcc(self.batch_augment(short_wave))) if self.objective.use_bpl else None
-            loss_1, loss_2 = ebm_step(self.model, self.optimizer, self.objective, long_features, short_features,
-                                      labels, self.args['centroid_update'])
+            loss_1, loss_2, bona_embeddings = ebm_step(self.model, self.optimizer, self.objective, long_features,
+                                                       short_features, labels, self.args['centroid_update'])
+            self.centroid_monitor.update(bona_embeddings)
             diverged, stop = self._agree(not np.isfinite(loss_1) or (loss_2 is not None and not np.isfinite(loss_2)),
                                          self.stop_requested)
             if diverged:
@@ -209,7 +213,16 @@ class Trainer:
                 progress.close()
                 return False
         progress.close()
+        self.log_centroid_health(epoch)
         return True
+
+    def log_centroid_health(self, epoch: int) -> None:
+        """Log and print cos(centroid, mean bona fide embedding of the epoch) per head."""
+        cosines = self.centroid_monitor.cosines(list(self.detector.centroids))
+        for head, cosine in enumerate(cosines):
+            self.logger.log_metric(f'train/centroid_cosine/head_{head}', cosine, epoch)
+        self.log(f"epoch {epoch}: centroid-to-bona-fide cosine per head "
+                 + ' '.join(f"{c:+.3f}" for c in cosines))
 
     def train(self) -> None:
         resume = resolve_resume(self.args['resume'], self.last_path or '')

@@ -14,6 +14,7 @@ from data.validation import DatasetError
 from trainer.checkpoint import CheckpointError
 from trainer.launch import launch, preflight
 from utils.config import ConfigError
+from utils.run_lock import RunFolderInUse
 
 
 def main(argv) -> int:
@@ -29,7 +30,7 @@ def main(argv) -> int:
     try:
         args, _, _ = get_args(overrides)
         preflight(args)
-    except (ConfigError, DatasetError, ProtocolError, CheckpointError) as error:
+    except (ConfigError, DatasetError, ProtocolError, CheckpointError, RunFolderInUse) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     launch(args)

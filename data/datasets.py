@@ -18,8 +18,9 @@ class TwoViewDataset(Dataset):
     Both views are cut from the same file and augmented independently: codec
     (applying itself with its own probability) on the first 1.2 x crop samples, wrap
     padding, long view from the start and short view a random window, then RawBoost.
-    An unreadable or empty file is skipped (warned, counted, another item drawn);
-    more than `max_failure_rate` of the set failing aborts the run.
+    An unreadable or empty file is skipped (named once, remembered, another item drawn);
+    the run stops when the distinct unreadable files exceed `max_failure_rate` of the
+    distinct files of the set, however often each was drawn.
     """
 
     def __init__(self, trials: List[Trial], crop_long: int, crop_short: int, codec: Optional[Codec] = None,
@@ -28,7 +29,11 @@ class TwoViewDataset(Dataset):
         self.trials, self.crop_long, self.crop_short = trials, crop_long, crop_short
         self.codec, self.rawboost, self.codec_crop_factor = codec, rawboost, codec_crop_factor
         self.seed, self.rank, self.sample_rate = seed, rank, sample_rate
-        self.max_failures = max_failure_rate * len(trials)
+        # one flag per distinct file, shared with the DataLoader workers
+        paths = sorted({trial.path for trial in trials})
+        self.file_ids = {path: i for i, path in enumerate(paths)}
+        self.max_failure_rate = max_failure_rate
+        self.unreadable = multiprocessing.Array('b', len(paths))
         self.failures = multiprocessing.Value('i', 0)
         self.rng = np.random.default_rng([seed, rank])
 
@@ -48,17 +53,30 @@ class TwoViewDataset(Dataset):
     def _read(self, index: int) -> Tuple[np.ndarray, int]:
         while True:
             trial = self.trials[index]
-            try:
-                return read_audio(trial.path, self.sample_rate), trial.label
-            except AudioReadError as error:
-                with self.failures.get_lock():
-                    self.failures.value += 1
-                    count = self.failures.value
-                print(f"[data] skipping training file ({count} so far): {error}", file=sys.stderr)
-                if count > self.max_failures:
-                    raise RuntimeError(f"{count} training files failed to read, more than 1 % of "
-                                       f"{len(self.trials):,}; the last: {trial.path}") from None
-                index = int(self.rng.integers(len(self.trials)))
+            file_id = self.file_ids[trial.path]
+            if not self.unreadable[file_id]:
+                try:
+                    return read_audio(trial.path, self.sample_rate), trial.label
+                except AudioReadError as error:
+                    self._record_failure(file_id, trial.path, error)
+            index = int(self.rng.integers(len(self.trials)))
+
+    def _record_failure(self, file_id: int, path: str, error: Exception) -> None:
+        with self.unreadable.get_lock():
+            first_time = not self.unreadable[file_id]
+            self.unreadable[file_id] = 1
+            if first_time:
+                self.failures.value += 1
+            count = self.failures.value
+        total = len(self.file_ids)
+        if first_time:
+            print(f"[data] skipping an unreadable training file ({count} of {total:,} so far): {error}",
+                  file=sys.stderr)
+        if count > self.max_failure_rate * total:
+            names = sorted(p for p, i in self.file_ids.items() if self.unreadable[i])
+            listed = '\n    '.join(names[:10])
+            raise RuntimeError(f"{count} of {total:,} training files are unreadable, more than "
+                               f"{self.max_failure_rate:.0%} of the set; the first {min(10, count)}:\n    {listed}")
 
     def __getitem__(self, index: int):
         wave, label = self._read(index)

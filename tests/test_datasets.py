@@ -183,15 +183,31 @@ def test_unreadable_and_empty_files_name_the_path(tmp_path):
 def test_training_skips_a_bad_file_and_aborts_past_one_percent(tmp_path, capsys):
     bad = tmp_path / 'bad.flac'
     bad.write_bytes(b'not audio')
-    good = [Trial(f'g{i}', FILES[0], 1, 'bonafide') for i in range(199)]
+    good = [Trial(f'g{i}', str(tmp_path / f'g{i}.flac'), 1, 'bonafide') for i in range(199)]
+    for trial in good:
+        os.symlink(FILES[0], trial.path)
     dataset = TwoViewDataset(good + [Trial('bad', str(bad), 1, 'bonafide')], 4000, 2000)
     long_view, _, _ = dataset[199]
     assert long_view.shape == (4000,) and dataset.failures.value == 1
     assert 'bad.flac' in capsys.readouterr().err
+    # drawn again in later epochs: still one file, named once, never an abort
+    for epoch in range(2, 40):
+        dataset.set_epoch(epoch)
+        assert dataset[199][0].shape == (4000,)
+    assert dataset.failures.value == 1 and 'bad.flac' not in capsys.readouterr().err
+    # one file listed twice is one file; two distinct bad files of 152 are past 1 %
+    worse = tmp_path / 'worse.flac'
+    worse.write_bytes(b'')
     dataset = TwoViewDataset(good[:150] + [Trial('bad', str(bad), 1, 'bonafide')] * 2, 4000, 2000)
     dataset[150]
-    with pytest.raises(RuntimeError, match='2 training files failed to read, more than 1 % of 152'):
+    dataset[151]
+    assert dataset.failures.value == 1
+    dataset = TwoViewDataset(good[:150] + [Trial('bad', str(bad), 1, 'bonafide'),
+                                           Trial('worse', str(worse), 1, 'bonafide')], 4000, 2000)
+    dataset[150]
+    with pytest.raises(RuntimeError, match=r'2 of 152 training files are unreadable, more than 1% of the set') as error:
         dataset[151]
+    assert 'bad.flac' in str(error.value) and 'worse.flac' in str(error.value)
 
 
 def test_iterate_can_skip_batches_exactly():

@@ -137,10 +137,11 @@ def test_test_mode_evaluates_a_saved_model(demo_corpus, tiny_run, tmp_path):
     tester = Trainer(tiny_args(demo_corpus, tmp_path, 'name=test', 'TEST=True', f'checkpoint={checkpoint}',
                                'path_21DF=None'))
     tester.run()
+    assert tester.run_dir == str(tmp_path / 'P' / 't' / 'test_tiny_epoch_1')
     for name in ('19LA', '21LA'):
         with open(os.path.join(tiny_run, 'scores', f'{name}_epoch1.txt')) as handle:
             trained = handle.read()
-        assert (tmp_path / 'P' / 't' / 'test' / 'scores' / f'{name}_epoch1.txt').read_text() == trained
+        assert (tmp_path / 'P' / 't' / 'test_tiny_epoch_1' / 'scores' / f'{name}_epoch1.txt').read_text() == trained
 
 
 def _score_worker(rank, world, port, args, trials, out_dir):

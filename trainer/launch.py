@@ -9,6 +9,8 @@ import torch.multiprocessing as mp
 from data.asvspoof_sets import evaluation_trials, training_trials
 from trainer.checkpoint import load_checkpoint
 from trainer.trainer import Trainer
+from utils.run_folder import training_run_dir
+from utils.run_lock import RunLock
 
 
 def free_port() -> int:
@@ -50,12 +52,14 @@ def _run_torchrun(args: dict) -> None:
 
 
 def preflight(args: dict) -> None:
-    """The checks that must pass before any process starts: datasets on disk and, for
-    TEST, a readable checkpoint. Raises DatasetError / CheckpointError with the path."""
+    """The checks that must pass before any process starts: datasets on disk, for TEST a
+    readable checkpoint, for training a run folder no other live process holds. Raises
+    DatasetError / CheckpointError / RunFolderInUse naming the path."""
     evaluation_trials(args, log=lambda line: None)
     if args['TEST']:
         load_checkpoint(args['checkpoint'])
     else:
+        RunLock(training_run_dir(args)).check()
         training_trials(args, log=lambda line: None)
 
 

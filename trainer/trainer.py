@@ -29,6 +29,12 @@ from trainer.centroid_monitor import CentroidMonitor
 from trainer.ebm_step import ebm_step
 from trainer.evaluation import ASV_EVAL_SCORES, SetReport, report_set, score_trials
 from utils.experiment_logger import ExperimentLogger, build_logger
+from utils.run_folder import run_dir
+from utils.run_lock import RunLock
+from utils.secrets import redact
+
+
+STEP_METRICS = ('train/loss_1', 'train/loss_2')  # logged per optimisation step; the rest per epoch
 
 
 class TrainingDiverged(RuntimeError):
@@ -45,13 +51,25 @@ def seed_everything(seed: int, cudnn_deterministic: bool = True) -> None:
     torch.backends.cudnn.benchmark = not cudnn_deterministic
 
 
+def should_evaluate(epoch: int, last_epoch: int, eval_from_epoch: int, eval_every: int) -> bool:
+    scheduled = epoch >= eval_from_epoch and (epoch - eval_from_epoch) % eval_every == 0
+    return scheduled or (epoch == last_epoch and eval_from_epoch > last_epoch)
+
+
 class Trainer:
     def __init__(self, args: dict, rank: int = 0, world_size: int = 1, device: torch.device = torch.device('cpu')):
         self.args, self.rank, self.world_size, self.device = args, rank, world_size, device
         self.is_main = rank == 0
         seed_everything(args['rand_seed'], args['cudnn_deterministic'])
-        self.logger = build_logger(args) if self.is_main else ExperimentLogger([])
-        self.run_dir = self.logger.local.root if self.is_main else None
+        self.run_dir, self.lock = None, None
+        self.logger = ExperimentLogger([])
+        if self.is_main:
+            self.run_dir = run_dir(args)
+            self.lock = RunLock(self.run_dir)
+            self.lock.acquire()
+            if args['TEST']:
+                self.log(f"evaluation-only run: writing to {self.run_dir} (nothing is written beside the checkpoint)")
+            self.logger = build_logger(args, root=self.run_dir)
         self.eval_sets = evaluation_trials(args, self.log)
         self.loader = None if args['TEST'] else self._training_loader(training_trials(args, self.log))
 
@@ -109,7 +127,7 @@ class Trainer:
         return {
             'model': self.detector.state_dict(), 'optimizer': self.optimizer.state_dict(),
             'scheduler': self.scheduler.state_dict(), 'epoch': self.epoch, 'step_in_epoch': self.step_in_epoch,
-            'global_step': self.global_step, 'best': self.best, 'rng': rng_states(), 'args': self.args,
+            'global_step': self.global_step, 'best': self.best, 'rng': rng_states(), 'args': redact(self.args),
             'threshold': self.decision_threshold(),
             'data_rng': self.loader.rng_states() if self.loader is not None else None,
         }
@@ -140,10 +158,21 @@ class Trainer:
 
     # ------------------------------------------------------------------ evaluation
     def should_evaluate(self, epoch: int) -> bool:
-        start, every = self.args['eval_from_epoch'], self.args['eval_every']
-        return epoch >= start and (epoch - start) % every == 0
+        """From eval_from_epoch every eval_every epochs; when that schedule holds no epoch
+        of the run, once after the last epoch (so that the run's checkpoint carries a
+        decision threshold)."""
+        return should_evaluate(epoch, self.args['epoch'], self.args['eval_from_epoch'], self.args['eval_every'])
 
     def evaluate(self, epoch: int) -> Dict[str, SetReport]:
+        """Score every evaluation set, report, keep the best EERs; the random generators
+        are left as they were, so that training does not depend on when it evaluates."""
+        states = rng_states()
+        try:
+            return self._evaluate(epoch)
+        finally:
+            restore_rng_states(states)
+
+    def _evaluate(self, epoch: int) -> Dict[str, SetReport]:
         broadcast_buffers(self.model)
         reports = {}
         crop = crop_samples(self.args['num_test_frames'], self.args['hop'])
@@ -159,9 +188,9 @@ class Trainer:
             if name not in self.best or report.eer < self.best[name]['eer']:
                 self.best[name] = {'eer': report.eer, 'epoch': epoch, 'threshold': report.threshold}
             self.logger.log_metric(f"eval/{name}/best_eer", self.best[name]['eer'], epoch)
-        if self.is_main:
+        if self.is_main and not self.args['TEST']:
             self.logger.save_model(f"epoch_{epoch}", {'model': self.detector.state_dict(), 'epoch': epoch,
-                                                      'args': self.args, 'threshold': self.decision_threshold()})
+                                                      'args': redact(self.args), 'threshold': self.decision_threshold()})
         return reports
 
     # ------------------------------------------------------------------ training
@@ -232,7 +261,15 @@ class Trainer:
             resume = holder[0]
         if resume:
             self.resume(resume)
+            if self.is_main:
+                # a run killed after its last checkpoint logged steps that are now replayed
+                self.logger.local.truncate_metrics(
+                    lambda name: self.global_step if name in STEP_METRICS else self.epoch)
         if self.is_main:
+            if self.args['eval_from_epoch'] > self.args['epoch']:
+                self.log(f"warning: epoch={self.args['epoch']} ends before eval_from_epoch="
+                         f"{self.args['eval_from_epoch']}, so no evaluation is scheduled; the run evaluates once "
+                         f"after its last epoch to give its checkpoint a decision threshold")
             self.logger.log_parameters(self.args)
             self.logger.local.copy_source(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         self._install_signal_handlers()
@@ -247,10 +284,11 @@ class Trainer:
             self.scheduler.step()
             self.epoch, self.step_in_epoch = epoch, 0
             self.logger.log_metric('train/lr', self.optimizer.param_groups[0]['lr'], epoch)
+            broadcast_buffers(self.model)
+            self.save_last()  # before evaluating: a failed evaluation keeps the epoch just trained
             if self.should_evaluate(epoch):
                 self.evaluate(epoch)
-            broadcast_buffers(self.model)
-            self.save_last()
+                self.save_last()  # again, with the best EERs and the decision threshold
         self.print_summary()
 
     def test(self) -> None:
@@ -279,3 +317,5 @@ class Trainer:
             self.test() if self.args['TEST'] else self.train()
         finally:
             self.logger.close()
+            if self.lock is not None:
+                self.lock.release()

@@ -4,6 +4,7 @@ from typing import List, Optional
 
 from utils.local_logger import LocalLogger, experiment_dir
 from utils.neptune_logger import NeptuneLogger, neptune_credentials
+from utils.secrets import redact
 
 
 class ExperimentLogger:
@@ -15,6 +16,8 @@ class ExperimentLogger:
         return next((logger for logger in self.loggers if isinstance(logger, LocalLogger)), None)
 
     def log_parameters(self, params: dict) -> None:
+        """Every logger gets the parameters with secrets (the Neptune token) redacted."""
+        params = redact(params)
         for logger in self.loggers:
             logger.log_parameters(params)
 
@@ -40,9 +43,10 @@ class ExperimentLogger:
                 logger.close()
 
 
-def build_logger(args: dict, neptune_mode: str = 'async') -> ExperimentLogger:
-    """The local logger, plus Neptune when credentials are configured and the run starts."""
-    root = experiment_dir(args['path_log'], args['project'], args['tags'], args['name'])
+def build_logger(args: dict, neptune_mode: str = 'async', root: Optional[str] = None) -> ExperimentLogger:
+    """The local logger (at `root`, by default the training run's folder), plus Neptune
+    when credentials are configured and the run starts."""
+    root = root or experiment_dir(args['path_log'], args['project'], args['tags'], args['name'])
     loggers: list = [LocalLogger(root)]
     project_path, token = neptune_credentials(args['neptune_user'], args['neptune_token'], args['project'])
     if project_path:

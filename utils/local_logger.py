@@ -12,7 +12,7 @@ Each write opens, appends and closes its file, so a crash loses nothing already 
 import os
 import re
 import shutil
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import torch
 
@@ -28,12 +28,22 @@ def _file_name(name: str) -> str:
     return re.sub(r'[^A-Za-z0-9_.=-]+', '_', name).strip('_') or 'unnamed'
 
 
+def _past(line: str, last_step: Callable[[str], int]) -> bool:
+    """True for a '[step] name: value' line whose step is beyond last_step(name)."""
+    match = re.match(r'\[(\d+)\] (.+?): ', line)
+    return bool(match) and int(match.group(1)) > last_step(match.group(2))
+
+
 def atomic_torch_save(obj: Any, path: str) -> None:
     """torch.save to a temporary file beside `path`, then rename over it."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     temporary = f"{path}.tmp{os.getpid()}"
     torch.save(obj, temporary)
     os.replace(temporary, path)
+
+
+SOURCE_SUFFIXES = ('.py', '.md', '.sh')
+SOURCE_FILES = ('requirements.txt', 'Dockerfile', 'pytest.ini')
 
 
 class LocalLogger:
@@ -55,6 +65,21 @@ class LocalLogger:
         prefix = f"[{step}] " if step is not None else ''
         self._append(os.path.join(self.root, 'metrics', _file_name(name) + '.txt'), f"{prefix}{name}: {value}")
 
+    def truncate_metrics(self, last_step: Callable[[str], int]) -> None:
+        """Drop every `[step] name: value` line whose step exceeds last_step(name): after a
+        resume the steps past the checkpoint are logged again and must not appear twice."""
+        folder = os.path.join(self.root, 'metrics')
+        for file in sorted(os.listdir(folder)):
+            path = os.path.join(folder, file)
+            with open(path, encoding='utf-8') as handle:
+                lines = handle.read().splitlines()
+            kept = [line for line in lines if not _past(line, last_step)]
+            if len(kept) < len(lines):
+                temporary = f"{path}.tmp{os.getpid()}"
+                with open(temporary, 'w', encoding='utf-8') as handle:
+                    handle.write(''.join(line + '\n' for line in kept))
+                os.replace(temporary, path)
+
     def log_text(self, name: str, text: str) -> None:
         self._append(os.path.join(self.root, 'text', _file_name(name) + '.txt'), text)
 
@@ -68,15 +93,19 @@ class LocalLogger:
         return path
 
     def copy_source(self, source_root: str) -> None:
-        """Copy every .py, .txt and .md file of the repository into scripts/ (tests and caches skipped)."""
+        """Copy the repository's source files (.py, .md, .sh, requirements.txt, Dockerfile)
+        into scripts/. Tests, caches, hidden folders and every run folder (any folder
+        holding a parameters.txt, such as other runs under results/) are skipped, so no
+        output of another run, and no secret it may hold, is copied."""
         target = os.path.join(self.root, 'scripts')
-        skip = {'.git', '__pycache__', 'tests', '.pytest_cache'}
+        skip = {'__pycache__', 'tests', 'results'}
+        own_root = os.path.abspath(self.root)
         for folder, subfolders, files in os.walk(source_root):
-            subfolders[:] = [s for s in subfolders if s not in skip and not s.startswith('.')]
-            if os.path.abspath(folder).startswith(os.path.abspath(self.root)):
-                continue
+            subfolders[:] = [s for s in subfolders if s not in skip and not s.startswith('.')
+                             and not os.path.abspath(os.path.join(folder, s)).startswith(own_root)
+                             and not os.path.isfile(os.path.join(folder, s, 'parameters.txt'))]
             for file in files:
-                if file.endswith(('.py', '.txt', '.md')):
+                if file.endswith(SOURCE_SUFFIXES) or file in SOURCE_FILES:
                     relative = os.path.relpath(os.path.join(folder, file), source_root)
                     os.makedirs(os.path.dirname(os.path.join(target, relative)), exist_ok=True)
                     shutil.copy2(os.path.join(folder, file), os.path.join(target, relative))

@@ -1,0 +1,203 @@
+"""Secrets, evaluation-only runs, the run-folder lock, save-before-evaluate, resumed
+metric files and runs that would never evaluate (what must not lose data or leak)."""
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from trainer.checkpoint import load_checkpoint
+from trainer.trainer import Trainer, should_evaluate
+from utils.experiment_logger import ExperimentLogger
+from utils.local_logger import LocalLogger
+from utils.run_lock import RunFolderInUse, RunLock
+from tests.conftest import REPO, tiny_args
+
+TOKEN = 'eyJTOKEN-do-not-leak-4f1c9a'
+ONE_SET = ['path_21LA=None', 'path_21DF=None']
+
+
+def _files_containing(root, needle: bytes):
+    hits = []
+    for folder, _, files in os.walk(root):
+        for file in files:
+            with open(os.path.join(folder, file), 'rb') as handle:
+                if needle in handle.read():
+                    hits.append(os.path.join(folder, file))
+    return hits
+
+
+def _snapshot(root):
+    digests = {}
+    for folder, _, files in os.walk(root):
+        for file in files:
+            path = os.path.join(folder, file)
+            with open(path, 'rb') as handle:
+                digests[os.path.relpath(path, root)] = hashlib.sha256(handle.read()).hexdigest()
+    return digests
+
+
+def test_the_neptune_token_is_written_nowhere(demo_corpus, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv('NEPTUNE_PROJECT', raising=False)
+    monkeypatch.delenv('NEPTUNE_API_TOKEN', raising=False)
+    trainer = Trainer(tiny_args(demo_corpus, tmp_path, 'name=secret', 'epoch=1', f'neptune_token={TOKEN}', *ONE_SET))
+    trainer.run()
+    assert os.path.isfile(os.path.join(trainer.run_dir, 'models', 'last.pt'))
+    assert os.path.isfile(os.path.join(trainer.run_dir, 'models', 'epoch_1.pt'))
+    assert _files_containing(tmp_path, TOKEN.encode()) == []
+    assert TOKEN not in ''.join(capsys.readouterr())
+    assert load_checkpoint(os.path.join(trainer.run_dir, 'models', 'last.pt'))['args']['neptune_token'] == '<redacted>'
+    with open(os.path.join(trainer.run_dir, 'parameters.txt')) as handle:
+        assert "neptune_token: '<redacted>'" in handle.read().splitlines()
+
+
+def test_parameters_reach_every_logger_redacted():
+    received = []
+
+    class Recorder:
+        def log_parameters(self, params):
+            received.append(params)
+
+    args = {'lr': 1e-6, 'neptune_token': TOKEN, 'neptune_user': 'me'}
+    ExperimentLogger([Recorder(), Recorder()]).log_parameters(args)
+    assert received == [{'lr': 1e-6, 'neptune_token': '<redacted>', 'neptune_user': 'me'}] * 2
+    assert args['neptune_token'] == TOKEN  # the caller's dict is untouched
+
+
+def test_source_copy_skips_other_runs(tmp_path):
+    source = tmp_path / 'repo'
+    (source / 'models').mkdir(parents=True)
+    (source / 'models' / 'net.py').write_text('x = 1\n')
+    (source / 'requirements.txt').write_text('torch\n')
+    for run in (source / 'results' / 'EBM' / 'old', source / 'elsewhere' / 'run'):
+        run.mkdir(parents=True)
+        (run / 'parameters.txt').write_text(f"neptune_token: '{TOKEN}'\n")
+        (run / 'notes.md').write_text(TOKEN)
+    logger = LocalLogger(str(tmp_path / 'new_run'))
+    logger.copy_source(str(source))
+    scripts = tmp_path / 'new_run' / 'scripts'
+    assert (scripts / 'models' / 'net.py').is_file() and (scripts / 'requirements.txt').is_file()
+    assert _files_containing(scripts, TOKEN.encode()) == []
+
+
+def test_test_mode_leaves_the_training_run_untouched(demo_corpus, tiny_run):
+    log_dir = os.path.dirname(os.path.dirname(os.path.dirname(tiny_run)))
+    before = _snapshot(tiny_run)
+    checkpoint = os.path.join(tiny_run, 'models', 'epoch_1.pt')
+    folders = []
+    for _ in range(2):
+        tester = Trainer(tiny_args(demo_corpus, log_dir, 'name=tiny', 'TEST=True', f'checkpoint={checkpoint}',
+                                   'path_21DF=None'))
+        tester.run()
+        folders.append(tester.run_dir)
+    assert _snapshot(tiny_run) == before
+    parent = os.path.dirname(tiny_run)
+    assert folders == [os.path.join(parent, 'test_tiny_epoch_1'), os.path.join(parent, 'test_tiny_epoch_1_2')]
+    first = _snapshot(folders[0])
+    assert 'scores/19LA_epoch1.txt' in first and not any(name.startswith('models/') for name in first)
+
+
+def _holder_process(run_dir):
+    code = (f"import sys, time; sys.path.insert(0, {REPO!r}); from utils.run_lock import RunLock; "
+            f"RunLock({run_dir!r}).acquire(); print('held', flush=True); time.sleep(60)")
+    process = subprocess.Popen([sys.executable, '-c', code], stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == 'held'
+    return process
+
+
+def test_a_second_process_on_a_run_folder_is_refused(tmp_path):
+    run_dir = str(tmp_path / 'run')
+    holder = _holder_process(run_dir)
+    try:
+        with pytest.raises(RunFolderInUse, match=rf'in use by process {holder.pid}.*run.lock'):
+            RunLock(run_dir).acquire()
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    # the dead holder's lock is stale: taken over, then released on exit
+    lock = RunLock(run_dir)
+    lock.acquire()
+    with open(os.path.join(run_dir, 'run.lock')) as handle:
+        assert int(handle.read().split()[0]) == os.getpid()
+    lock.release()
+    assert not os.path.exists(os.path.join(run_dir, 'run.lock'))
+
+
+def test_main_refuses_a_run_folder_in_use(demo_corpus, tmp_path):
+    overrides = [f"{key}={value}" for key, value in demo_corpus.items()] + [
+        f'path_log={tmp_path}', 'project=P', 'tags=[t]', 'name=busy']
+    holder = _holder_process(str(tmp_path / 'P' / 't' / 'busy'))
+    try:
+        result = subprocess.run([sys.executable, os.path.join(REPO, 'main.py'), *overrides, 'resume=auto'],
+                                cwd=REPO, capture_output=True, text=True, timeout=120)
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    assert result.returncode == 2
+    assert f'in use by process {holder.pid}' in result.stderr
+
+
+def test_the_trainer_releases_its_lock(demo_corpus, tiny_run):
+    assert not os.path.exists(os.path.join(tiny_run, 'run.lock'))
+
+
+def test_last_checkpoint_is_written_before_the_evaluation(demo_corpus, tmp_path, monkeypatch):
+    trainer = Trainer(tiny_args(demo_corpus, tmp_path, 'name=evalfail', 'epoch=1', *ONE_SET))
+
+    def failing_evaluation(epoch):
+        raise RuntimeError('evaluation failed')
+
+    monkeypatch.setattr(trainer, 'evaluate', failing_evaluation)
+    with pytest.raises(RuntimeError, match='evaluation failed'):
+        trainer.run()
+    state = load_checkpoint(trainer.last_path)
+    assert state['epoch'] == 1 and state['global_step'] == trainer.global_step > 0
+
+
+def _metric_steps(run_dir, name):
+    with open(os.path.join(run_dir, 'metrics', name)) as handle:
+        return [int(line.split(']')[0][1:]) for line in handle.read().splitlines()]
+
+
+def test_resume_after_a_hard_kill_leaves_no_duplicate_metric_lines(demo_corpus, tmp_path, monkeypatch):
+    """Everything logged after the last checkpoint (as after kill -9) is replayed once."""
+    args = tiny_args(demo_corpus, tmp_path, 'name=killed', 'epoch=2', *ONE_SET)
+    trainer = Trainer(args)
+    original_save, kept = trainer.save_last, {}
+
+    def save_and_keep_epoch_one():
+        original_save()
+        if trainer.epoch == 1 and not kept:
+            kept['state'] = trainer.last_path + '.epoch1'
+            shutil.copy(trainer.last_path, kept['state'])
+
+    monkeypatch.setattr(trainer, 'save_last', save_and_keep_epoch_one)
+    trainer.run()
+    os.replace(kept['state'], trainer.last_path)  # the process died during epoch 2
+    resumed = Trainer(tiny_args(demo_corpus, tmp_path, 'name=killed', 'epoch=2', 'resume=auto', *ONE_SET))
+    resumed.run()
+    steps = _metric_steps(resumed.run_dir, 'train_loss_1.txt')
+    assert steps == list(range(1, resumed.global_step + 1))
+    assert _metric_steps(resumed.run_dir, 'train_lr.txt') == [1, 2]
+    assert _metric_steps(resumed.run_dir, 'eval_19LA_eer.txt') == [1, 2]
+
+
+def test_evaluation_schedule_falls_back_to_the_last_epoch():
+    assert [e for e in range(1, 151) if should_evaluate(e, 150, 15, 5)] == list(range(15, 151, 5))
+    assert [e for e in range(1, 4) if should_evaluate(e, 3, 15, 5)] == [3]
+    assert [e for e in range(1, 18) if should_evaluate(e, 17, 15, 5)] == [15]
+
+
+def test_a_run_shorter_than_the_schedule_warns_and_evaluates_once(demo_corpus, tmp_path, capsys):
+    trainer = Trainer(tiny_args(demo_corpus, tmp_path, 'name=short', 'epoch=1', 'eval_from_epoch=15', *ONE_SET))
+    trainer.run()
+    output = capsys.readouterr().out
+    assert 'warning: epoch=1 ends before eval_from_epoch=15' in output
+    assert output.index('warning: epoch=1') < output.index('centroid-to-bona-fide')  # before training
+    assert load_checkpoint(trainer.last_path)['threshold'] is not None
+    assert _metric_steps(trainer.run_dir, 'eval_19LA_eer.txt') == [1]

@@ -1,0 +1,35 @@
+"""Where a run writes: the training run's folder, or a fresh folder of its own for an
+evaluation-only (TEST) run, so that evaluating never touches a training run's files."""
+import os
+
+from utils.local_logger import experiment_dir
+
+
+def training_run_dir(args: dict) -> str:
+    """path_log/project/<tags>/name."""
+    return experiment_dir(args['path_log'], args['project'], args['tags'], args['name'])
+
+
+def evaluation_run_name(checkpoint: str) -> str:
+    """'test_<run>_<stem>' for <run>/models/<stem>.pt, else 'test_<stem>'."""
+    stem = os.path.splitext(os.path.basename(checkpoint))[0]
+    folder = os.path.dirname(os.path.abspath(checkpoint))
+    if os.path.basename(folder) == 'models':
+        return f"test_{os.path.basename(os.path.dirname(folder))}_{stem}"
+    return f"test_{stem}"
+
+
+def evaluation_run_dir(args: dict) -> str:
+    """path_log/project/<tags>/test_<run>_<stem>, or with _2, _3, ... when that folder
+    already holds files: an evaluation never writes over an earlier one."""
+    base = experiment_dir(args['path_log'], args['project'], args['tags'],
+                          evaluation_run_name(args['checkpoint']))
+    candidate, number = base, 1
+    while os.path.isdir(candidate) and os.listdir(candidate):
+        number += 1
+        candidate = f"{base}_{number}"
+    return candidate
+
+
+def run_dir(args: dict) -> str:
+    return evaluation_run_dir(args) if args['TEST'] else training_run_dir(args)

@@ -194,8 +194,11 @@ def test_evaluation_schedule_falls_back_to_the_last_epoch():
 
 
 def test_a_run_shorter_than_the_schedule_warns_and_evaluates_once(demo_corpus, tmp_path, capsys):
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     trainer = Trainer(tiny_args(demo_corpus, tmp_path, 'name=short', 'epoch=1', 'eval_from_epoch=15', *ONE_SET))
     trainer.run()
+    # a finished trainer gives Ctrl-C and SIGTERM back (else a later SIGTERM is swallowed)
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
     output = capsys.readouterr().out
     assert 'warning: epoch=1 ends before eval_from_epoch=15' in output
     assert output.index('warning: epoch=1') < output.index('centroid-to-bona-fide')  # before training

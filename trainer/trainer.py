@@ -89,6 +89,7 @@ class Trainer:
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
         self.best: Dict[str, dict] = {}
         self.stop_requested = False
+        self.previous_handlers: dict = {}
         self.pending_data_rng = None
 
     # ------------------------------------------------------------------ helpers
@@ -198,8 +199,14 @@ class Trainer:
         def request_stop(signum, frame):
             self.stop_requested = True
             self.log(f"\nsignal {signum}: finishing the current step, then saving and exiting")
-        signal.signal(signal.SIGINT, request_stop)
-        signal.signal(signal.SIGTERM, request_stop)
+        self.previous_handlers = {number: signal.signal(number, request_stop)
+                                  for number in (signal.SIGINT, signal.SIGTERM)}
+
+    def _restore_signal_handlers(self) -> None:
+        """A finished trainer leaves Ctrl-C and SIGTERM to whoever handled them before."""
+        for number, handler in self.previous_handlers.items():
+            signal.signal(number, handler)
+        self.previous_handlers = {}
 
     def train_epoch(self, epoch: int) -> bool:
         """One epoch (from step_in_epoch when resuming); False when stopped early."""
@@ -316,6 +323,7 @@ class Trainer:
         try:
             self.test() if self.args['TEST'] else self.train()
         finally:
+            self._restore_signal_handlers()
             self.logger.close()
             if self.lock is not None:
                 self.lock.release()

@@ -34,12 +34,23 @@ def _past(line: str, last_step: Callable[[str], int]) -> bool:
     return bool(match) and int(match.group(1)) > last_step(match.group(2))
 
 
-def atomic_torch_save(obj: Any, path: str) -> None:
-    """torch.save to a temporary file beside `path`, then rename over it."""
+def atomic_write(path: str, write: Callable[[str], None]) -> None:
+    """Call write(temporary) on a temporary file beside `path`, then rename it over `path`:
+    a crash leaves the old file or the new one, never half of one."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     temporary = f"{path}.tmp{os.getpid()}"
-    torch.save(obj, temporary)
+    write(temporary)
     os.replace(temporary, path)
+
+
+def atomic_torch_save(obj: Any, path: str) -> None:
+    """torch.save to a temporary file beside `path`, then rename over it."""
+    atomic_write(path, lambda temporary: torch.save(obj, temporary))
+
+
+def _write_text(path: str, text: str) -> None:
+    with open(path, 'w', encoding='utf-8') as handle:
+        handle.write(text)
 
 
 SOURCE_SUFFIXES = ('.py', '.md', '.sh')
@@ -75,10 +86,8 @@ class LocalLogger:
                 lines = handle.read().splitlines()
             kept = [line for line in lines if not _past(line, last_step)]
             if len(kept) < len(lines):
-                temporary = f"{path}.tmp{os.getpid()}"
-                with open(temporary, 'w', encoding='utf-8') as handle:
-                    handle.write(''.join(line + '\n' for line in kept))
-                os.replace(temporary, path)
+                text = ''.join(line + '\n' for line in kept)
+                atomic_write(path, lambda temporary: _write_text(temporary, text))
 
     def log_text(self, name: str, text: str) -> None:
         self._append(os.path.join(self.root, 'text', _file_name(name) + '.txt'), text)

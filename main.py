@@ -25,7 +25,7 @@ def main(argv) -> int:
         print(__doc__ if not unknown else f"unknown option {unknown[0]}; the options are --demo and key=value")
         return 0 if not unknown else 2
     if '--demo' in flags:
-        from trainer.demo import demo_overrides
+        from demo.settings import demo_overrides
         overrides = demo_overrides() + overrides
     try:
         args, _, _ = get_args(overrides)

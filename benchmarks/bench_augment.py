@@ -1,7 +1,7 @@
 """Per-call time of each augmentation and of the whole per-item pipeline, next to the
 authors' way (an ffmpeg subprocess per conversion) when ffmpeg is installed.
 
-    python3 benchmarks/bench_augment.py [--repeats 20]
+    python3 -m benchmarks.bench_augment [--repeats 20]
 
 Runs on one core (torch and BLAS threads set to 1).
 """
@@ -9,25 +9,23 @@ import argparse
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 
 os.environ.setdefault('OMP_NUM_THREADS', '1')
 os.environ.setdefault('OPENBLAS_NUM_THREADS', '1')
 
-import numpy as np  # noqa: E402
-import soundfile as sf  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import soundfile as sf
+import torch
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-from augment.batch_augment import BatchAugment  # noqa: E402
-from augment.codec import QUALITIES, CodecAugment, RandomCodec, g711_round_trip  # noqa: E402
-from augment.colored_noise import AddColoredNoise  # noqa: E402
-from augment.rawboost import (RandomRawBoost, isd_additive_noise, lnl_convolutive_noise,  # noqa: E402
+from augment.batch_augment import BatchAugment
+from augment.codec import QUALITIES, CodecAugment, RandomCodec, g711_round_trip
+from augment.colored_noise import AddColoredNoise
+from augment.rawboost import (RandomRawBoost, isd_additive_noise, lnl_convolutive_noise,
                               ssi_additive_noise)
-from data.views import crop_samples, make_view  # noqa: E402
+from data.views import crop_samples, make_view
 
 FIXTURE = os.path.join(REPO, 'tests', 'fixtures', 'asvspoof2019_la', 'LA_T_1272637.flac')
 

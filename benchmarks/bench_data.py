@@ -2,31 +2,29 @@
 both views) through a DataLoader with one worker, and the speed of the pre-flight
 audio check on a DF-sized folder.
 
-    python3 benchmarks/bench_data.py [--corpus DIR] [--items 200] [--check-paths 611829]
+    python3 -m benchmarks.bench_data [--corpus DIR] [--items 200] [--check-paths 611829]
 
---corpus is a demo corpus folder (tools/make_demo_corpus.py); without it the three
+--corpus is a demo corpus folder (python3 -m tools.make_demo_corpus); without it the three
 fixture utterances are used.
 """
 import argparse
 import glob
 import os
-import sys
 import tempfile
 import time
 
 os.environ.setdefault('OMP_NUM_THREADS', '1')
 
-import torch  # noqa: E402
-from torch.utils.data import DataLoader  # noqa: E402
+import torch
+from torch.utils.data import DataLoader
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-from augment.codec import RandomCodec  # noqa: E402
-from augment.rawboost import RandomRawBoost  # noqa: E402
-from data.datasets import TwoViewDataset, seed_worker  # noqa: E402
-from data.protocol import Trial, read_asvspoof2019  # noqa: E402
-from data.validation import missing_audio  # noqa: E402
-from data.views import crop_samples  # noqa: E402
+from augment.codec import RandomCodec
+from augment.rawboost import RandomRawBoost
+from data.datasets import TwoViewDataset, seed_worker
+from data.protocol import Trial, read_asvspoof2019
+from data.validation import missing_audio
+from data.views import crop_samples
 
 
 def pipeline_throughput(trials, items: int) -> float:

@@ -1,18 +1,15 @@
 """Forward + backward time of the detector on a batch of long views, and peak memory.
 
-    python3 benchmarks/bench_model.py [--batch 8] [--repeats 5] [--device cpu|cuda]
+    python3 -m benchmarks.bench_model [--batch 8] [--repeats 5] [--device cpu|cuda]
 """
 import argparse
-import os
 import resource
-import sys
 import time
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from arguments import get_args  # noqa: E402
-from models import build_detector  # noqa: E402
+from arguments import get_args
+from models import build_detector
 
 
 def main() -> None:

@@ -1,9 +1,9 @@
 """EBM against a cepstral baseline on recorded human speech vs. real synthesisers.
 
-    python3 benchmarks/real_speech_corpus.py /tmp/real_speech            # once (Debian packages)
-    python3 benchmarks/bench_real_speech.py baseline /tmp/real_speech    # MFCC baselines
-    python3 benchmarks/bench_real_speech.py ebm /tmp/real_speech [key=value ...]
-    python3 benchmarks/bench_real_speech.py report /tmp/real_speech SCORE_FILE
+    python3 -m benchmarks.real_speech_corpus /tmp/real_speech            # once (Debian packages)
+    python3 -m benchmarks.bench_real_speech baseline /tmp/real_speech    # MFCC baselines
+    python3 -m benchmarks.bench_real_speech ebm /tmp/real_speech [key=value ...]
+    python3 -m benchmarks.bench_real_speech report /tmp/real_speech SCORE_FILE
 
 `baseline` fits two classic countermeasures on the train split and scores eval:
 a logistic regression on the mean and standard deviation of 20 MFCCs per utterance,
@@ -27,10 +27,9 @@ from scipy import optimize
 from scipy.special import logsumexp
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
 
-from data.protocol import read_asvspoof2019  # noqa: E402
-from utils.metrics import compute_eer  # noqa: E402
+from data.protocol import read_asvspoof2019
+from evaluation.metrics import compute_eer
 
 SEEN, UNSEEN = ('A01', 'A02', 'A03'), ('A07', 'A08', 'A09')
 

@@ -1,7 +1,7 @@
 """Training throughput of the full pipeline on CPU: data workers (read, codec, crop,
 RawBoost), device-side noise and speed, LFCC and masking, and the two-step EBM update.
 
-    python3 benchmarks/bench_train.py [--steps 20] [--batch 8] [--workers 1] [--corpus DIR]
+    python3 -m benchmarks.bench_train [--steps 20] [--batch 8] [--workers 1] [--corpus DIR]
 
 Uses the demo corpus (built under .cache/ when --corpus is not given) with the
 published crops (64,600 / 48,440 samples) and model; batch 8 = 2 bona fide + 6 spoof.
@@ -11,17 +11,15 @@ memory.
 import argparse
 import os
 import resource
-import sys
 import time
 
 import torch
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-from arguments import get_args  # noqa: E402
-from trainer.demo import DEMO_CACHE  # noqa: E402
-from trainer.ebm_step import ebm_step  # noqa: E402
-from trainer.trainer import Trainer  # noqa: E402
+from arguments import get_args
+from demo.settings import DEMO_CACHE
+from trainer.ebm_step import ebm_step
+from trainer.trainer import Trainer
 
 
 def main() -> None:
@@ -32,7 +30,7 @@ def main() -> None:
     parser.add_argument('--corpus', default=DEMO_CACHE)
     options = parser.parse_args()
     if not os.path.isdir(os.path.join(options.corpus, 'ASVspoof2019')):
-        from data.demo_corpus import make_demo_corpus
+        from demo.corpus import make_demo_corpus
         make_demo_corpus(options.corpus)
     args = get_args([f"path_19LA={os.path.join(options.corpus, 'ASVspoof2019')}", 'path_21LA=None',
                      'path_21DF=None', f'batch_size={options.batch}', 'ratio_bona=0.25', 'ratio_spoof=0.75',

@@ -1,6 +1,6 @@
 """Speed of the HiFi-GAN copy-synthesis (random weights: speed does not depend on them).
 
-    python3 benchmarks/bench_vocoder.py [--config v1] [--device cpu|cuda] [--batch 16] [--repeats 3]
+    python3 -m benchmarks.bench_vocoder [--config v1] [--device cpu|cuda] [--batch 16] [--repeats 3]
 
 Uses the three real fixture utterances (2.9, 2.3 and 1.9 s); prints utterances and
 audio seconds per second.
@@ -8,16 +8,14 @@ audio seconds per second.
 import argparse
 import glob
 import os
-import sys
 import time
 
 import soundfile as sf
 import torch
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
-from models.hifigan import CONFIGS, HiFiGANGenerator  # noqa: E402
-from tools.vocode_hifigan import CopySynthesiser  # noqa: E402
+from vocoder.hifigan import CONFIGS, HiFiGANGenerator
+from vocoder.copy_synthesis import CopySynthesiser
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ time):
 
     apt-get install ktuberling-data klettres-data espeak-ng flite festival \
         festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
-    python3 benchmarks/real_speech_corpus.py OUT_DIR [--seed 0]
+    python3 -m benchmarks.real_speech_corpus OUT_DIR [--seed 0]
 
 Bona fide: the recorded words of KTuberling and the letters and syllables of KLettres,
 one native speaker per language folder (about 45 speakers), speakers disjoint between

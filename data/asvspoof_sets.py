@@ -30,7 +30,7 @@ def training_trials(args: dict, log: Callable[[str], None] = print) -> List[Tria
         trials = trials + copies
     elif args['use_vocoder_copies']:
         log(f"19LA train: no vocoded copies at {folder}; training without vocoder augmentation "
-            f"(make them with tools/vocode_hifigan.py)")
+            f"(make them with python3 -m tools.vocode_hifigan)")
     return trials
 
 

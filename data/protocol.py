@@ -11,6 +11,7 @@ LA19_PROTOCOL_FILES = {
 }
 LA19_AUDIO = 'LA/ASVspoof2019_LA_{split}/flac'
 LA19_VOCODED = 'LA/ASVspoof2019_LA_train/vocoder/hifi_gan/flac'
+LA19_ASV_EVAL_SCORES = 'LA/ASVspoof2019_LA_asv_scores/ASVspoof2019.LA.asv.eval.gi.trl.scores.txt'
 LA21_PROTOCOL = 'keys/LA/CM/trial_metadata.txt'
 LA21_AUDIO = 'flac'
 DF21_PROTOCOL = 'keys/DF/CM/trial_metadata.txt'

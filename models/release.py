@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from models.state_dict_check import state_dict_mismatch
-from utils.local_logger import atomic_torch_save
+from utils.atomic import atomic_torch_save
 
 
 class ReleaseLoadError(RuntimeError):

@@ -23,7 +23,7 @@ def reference_path(*parts: str) -> str:
 @pytest.fixture(scope='session')
 def demo_corpus(tmp_path_factory):
     """The generated demo corpus, written once per test session: {'path_19LA': ..., ...}."""
-    from data.demo_corpus import make_demo_corpus
+    from demo.corpus import make_demo_corpus
     return make_demo_corpus(str(tmp_path_factory.mktemp('demo')), seed=0, workers=2)
 
 

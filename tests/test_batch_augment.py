@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 import torch
-from scipy import signal
 
 from augment.batch_augment import BatchAugment
 from augment.colored_noise import AddColoredNoise, colored_noise

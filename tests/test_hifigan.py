@@ -9,8 +9,9 @@ import soundfile as sf
 import torch
 
 from data.asvspoof_sets import training_trials
-from models.hifigan import CONFIGS, GeneratorLoadError, HiFiGANConfig, HiFiGANGenerator, load_generator, save_generator
-from models.mel_analysis import HiFiGANMel
+from vocoder.hifigan import CONFIGS, GeneratorLoadError, HiFiGANConfig, HiFiGANGenerator, load_generator, save_generator
+from vocoder.copy_synthesis import CopySynthesiser
+from vocoder.mel_analysis import HiFiGANMel
 from tests.conftest import FIXTURES, tiny_args
 from tools import vocode_hifigan
 
@@ -158,7 +159,7 @@ def test_check_reports_missing_copies(vocoder_corpus, capsys):
 def test_parallel_cpu_workers_write_the_same_copies(vocoder_corpus):
     root, checkpoint = vocoder_corpus
     jobs = vocode_hifigan.spoof_jobs(root)[:6]
-    synthesiser = vocode_hifigan.CopySynthesiser(load_generator(checkpoint), torch.device('cpu'))
+    synthesiser = CopySynthesiser(load_generator(checkpoint), torch.device('cpu'))
     single = synthesiser([sf.read(t.path)[0] for t, _ in jobs])
     assert vocode_hifigan.main(['--checkpoint', checkpoint, '--path_19LA', root, '--workers', '2']) == 0
     for (_, output), expected in zip(jobs, single):

@@ -8,6 +8,7 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 
 from arguments import get_args  # noqa: E402
+from utils.atomic import atomic_text, atomic_write  # noqa: E402
 from utils.experiment_logger import ExperimentLogger, build_logger  # noqa: E402
 from utils.local_logger import LocalLogger, experiment_dir  # noqa: E402
 from utils.neptune_logger import NeptuneLogger, neptune_credentials  # noqa: E402
@@ -35,7 +36,6 @@ def test_local_logger_writes_every_kind_of_file(tmp_path, monkeypatch):
     logger.log_metric('train/loss_1', 0.5, step=1)
     logger.log_metric('train/loss_1', 0.25, step=2)
     logger.log_metric('eer_19LA', 1.5)
-    logger.log_text('note', 'hello')
     figure = plt.figure()
     plt.plot([0, 1])
     logger.log_image('hist/19LA', figure)
@@ -49,8 +49,6 @@ def test_local_logger_writes_every_kind_of_file(tmp_path, monkeypatch):
         assert handle.read().splitlines() == ['[1] train/loss_1: 0.5', '[2] train/loss_1: 0.25']
     with open(os.path.join(root, 'metrics', 'eer_19LA.txt')) as handle:
         assert handle.read() == 'eer_19LA: 1.5\n'
-    with open(os.path.join(root, 'text', 'note.txt')) as handle:
-        assert handle.read() == 'hello\n'
     with open(os.path.join(root, 'images', 'hist_19LA.png'), 'rb') as handle:
         assert handle.read(8) == b'\x89PNG\r\n\x1a\n'
     assert path == os.path.join(root, 'models', 'epoch_3.pt')
@@ -123,3 +121,22 @@ def test_dockerfile_torch_matches_requirements():
         base = next(line for line in handle if line.startswith('FROM'))
     assert f":{pins['torch']}-" in base
     assert pins['torch'] == pins['torchaudio']
+
+
+def test_atomic_write_keeps_the_old_file_when_the_writer_fails(tmp_path):
+    path = str(tmp_path / 'sub' / 'table.txt')
+    atomic_text(path, 'old\n')
+    seen = []
+
+    def failing(temporary):
+        seen.append(temporary)
+        with open(temporary, 'w') as handle:
+            handle.write('half')
+        raise OSError('disk full')
+
+    with pytest.raises(OSError, match='disk full'):
+        atomic_write(path, failing)
+    with open(path) as handle:
+        assert handle.read() == 'old\n'
+    assert seen[0].endswith('.txt') and not os.path.exists(seen[0])
+    assert os.listdir(tmp_path / 'sub') == ['table.txt']

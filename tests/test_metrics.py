@@ -3,8 +3,8 @@ import time
 import numpy as np
 import pytest
 
-from utils.breakdown import eer_breakdown, format_table, write_tsv
-from utils.metrics import COST_MODEL, compute_eer, det_curve, min_tdcf, read_asv_scores
+from evaluation.breakdown import eer_breakdown, format_table, write_tsv
+from evaluation.metrics import COST_MODEL, compute_eer, det_curve, min_tdcf, read_asv_scores
 from tests.conftest import reference_path
 
 

@@ -6,10 +6,8 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
-import torch
 
 from trainer.checkpoint import load_checkpoint
 from trainer.trainer import Trainer, should_evaluate

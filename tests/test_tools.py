@@ -140,10 +140,15 @@ def test_infer_uses_the_threshold_of_the_checkpoint(tiny_run, capsys):
     assert result['results'][0]['decision'] == ('bonafide' if score > threshold else 'spoof')
 
 
-def test_tools_run_as_scripts(tmp_path):
+def test_tools_run_as_modules_from_the_repository(tmp_path):
     protocol = _write(tmp_path / 'p.txt', PROTOCOL_2019)
     scores = _write(tmp_path / 's.txt', ['LA_E_0000001 0.9', 'LA_E_0000002 0.1', 'LA_E_0000003 0.2',
                                          'LA_E_0000004 0.8'])
-    result = subprocess.run([sys.executable, os.path.join(REPO, 'tools', 'score_file.py'), '--protocol', protocol,
-                             '--scores', scores], capture_output=True, text=True)
+    environment = {key: value for key, value in os.environ.items() if key != 'PYTHONPATH'}
+    result = subprocess.run([sys.executable, '-m', 'tools.score_file', '--protocol', protocol, '--scores', scores],
+                            capture_output=True, text=True, cwd=REPO, env=environment)
     assert result.returncode == 0 and 'EER 0.000 %' in result.stdout
+    for tool in ('infer', 'make_demo_corpus', 'vocode_hifigan'):
+        result = subprocess.run([sys.executable, '-m', f'tools.{tool}', '--help'], capture_output=True, text=True,
+                                cwd=REPO, env=environment)
+        assert result.returncode == 0 and 'usage' in result.stdout, (tool, result.stderr)

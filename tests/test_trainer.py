@@ -12,7 +12,7 @@ from arguments import get_args
 from data.protocol import Trial
 from data.validation import DatasetError
 from trainer.checkpoint import CheckpointError, load_checkpoint
-from trainer.evaluation import score_trials
+from trainer.scoring import score_trials
 from trainer.trainer import Trainer, TrainingDiverged, seed_everything
 from models import build_detector
 from tests.conftest import FIXTURES, TINY, tiny_args

@@ -1,6 +1,6 @@
 """Score audio files with a trained checkpoint.
 
-    python3 tools/infer.py --checkpoint C FILE_OR_DIR... [--full] [--json] [--threshold T] [--device cpu]
+    python3 -m tools.infer --checkpoint C FILE_OR_DIR... [--full] [--json] [--threshold T] [--device cpu]
 
 Any sample rate, mono or multi-channel (channels averaged). By default each file is
 scored on the test crop from its start (wrap-padded when shorter), as in evaluation;
@@ -17,11 +17,10 @@ from typing import List
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from data.audio import AudioReadError, read_audio  # noqa: E402
-from data.views import crop_samples, make_view  # noqa: E402
-from models import build_detector  # noqa: E402
-from trainer.checkpoint import CheckpointError, load_checkpoint  # noqa: E402
+from data.audio import AudioReadError, read_audio
+from data.views import crop_samples, make_view
+from models import build_detector
+from trainer.checkpoint import CheckpointError, load_checkpoint
 
 AUDIO_EXTENSIONS = ('.flac', '.wav', '.mp3', '.ogg', '.opus', '.aiff', '.aif', '.au')
 

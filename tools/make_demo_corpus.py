@@ -1,14 +1,11 @@
 """Write the demo corpus: a small generated dataset in the exact ASVspoof layouts.
 
-    python3 tools/make_demo_corpus.py --out DIR [--seed N] [--workers 2]
+    python3 -m tools.make_demo_corpus --out DIR [--seed N] [--workers 2]
 """
 import argparse
-import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from data.demo_corpus import make_demo_corpus  # noqa: E402
+from demo.corpus import make_demo_corpus
 
 
 def main() -> None:

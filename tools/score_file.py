@@ -1,6 +1,6 @@
 """Score a score file against an ASVspoof protocol: EER, min t-DCF and the breakdown.
 
-    python3 tools/score_file.py --protocol P --scores S [--asv-scores A] [--json] [--tsv OUT]
+    python3 -m tools.score_file --protocol P --scores S [--asv-scores A] [--json] [--tsv OUT]
 
 The protocol may be 2019 LA (train/dev/eval), 2021 LA or 2021 DF (eval rows only);
 the score file `utt_id score` lines or the 2019 CM format `utt_id attack key score`.
@@ -11,28 +11,10 @@ import math
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from data.protocol import ProtocolError, read_protocol_file  # noqa: E402
-from utils.breakdown import eer_breakdown, format_table, write_tsv  # noqa: E402
-from utils.metrics import check_asv_covers, compute_eer, min_tdcf, read_asv_scores  # noqa: E402
-from utils.score_files import ScoreFileError, match_scores, read_scores  # noqa: E402
-
-
-def evaluate(protocol: str, score_path: str, asv_path: str = None) -> dict:
-    trials = read_protocol_file(protocol)
-    scores, trials = match_scores(trials, read_scores(score_path), score_path)
-    labels = [t.label for t in trials]
-    bona = scores[[label == 1 for label in labels]]
-    spoof = scores[[label == 0 for label in labels]]
-    eer, threshold = compute_eer(bona, spoof)
-    result = {'trials': len(trials), 'bona': len(bona), 'spoof': len(spoof), 'eer': 100 * eer,
-              'threshold': threshold, 'min_tdcf': None}
-    if asv_path:
-        asv = read_asv_scores(asv_path)
-        check_asv_covers(asv, [t.attack for t in trials], asv_path)
-        result['min_tdcf'] = min_tdcf(bona, spoof, asv)
-    result['rows'] = eer_breakdown(scores, labels, [t.attack for t in trials], [t.conditions for t in trials])
-    return result
+from data.protocol import ProtocolError, read_protocol_file
+from evaluation.breakdown import format_table, write_tsv
+from evaluation.report import score_set
+from evaluation.score_files import ScoreFileError, match_scores, read_scores
 
 
 def main(argv=None) -> int:
@@ -44,11 +26,15 @@ def main(argv=None) -> int:
     parser.add_argument('--tsv', help='also write the breakdown to this TSV file')
     options = parser.parse_args(argv)
     try:
-        result = evaluate(options.protocol, options.scores, options.asv_scores)
+        trials = read_protocol_file(options.protocol)
+        scores, trials = match_scores(trials, read_scores(options.scores), options.scores)
+        report = score_set(os.path.basename(options.protocol), trials, scores, options.asv_scores)
     except (ScoreFileError, ProtocolError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    rows = result.pop('rows')
+    rows = report.rows
+    result = {'trials': len(trials), 'bona': report.bona, 'spoof': report.spoof, 'eer': report.eer,
+              'threshold': report.threshold, 'min_tdcf': report.min_tdcf}
     if options.tsv:
         write_tsv(rows, options.tsv)
     if options.json:

@@ -1,6 +1,6 @@
 """HiFi-GAN copy-synthesis of every spoof utterance of the ASVspoof 2019 LA train set.
 
-    python3 tools/vocode_hifigan.py --checkpoint generator_v1 --path_19LA /data/ASVspoof2019 [--device cuda]
+    python3 -m tools.vocode_hifigan --checkpoint generator_v1 --path_19LA /data/ASVspoof2019 [--device cuda]
                                     [--workers N] [--batch 16] [--config v1|v2|v3] [--check]
 
 For each spoof row of the train protocol: read the 16 kHz FLAC, resample to the
@@ -17,18 +17,14 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from typing import List, Optional, Tuple
 
-import numpy as np
 import soundfile as sf
 import torch
 from tqdm import tqdm
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from data.audio import resample  # noqa: E402
-from data.protocol import LA19_VOCODED, Trial, read_asvspoof2019  # noqa: E402
-from models.hifigan import CONFIGS, HiFiGANGenerator, load_generator  # noqa: E402
-from models.mel_analysis import HiFiGANMel  # noqa: E402
-
-SOURCE_RATE = 16000
+from data.protocol import LA19_VOCODED, Trial, read_asvspoof2019
+from utils.atomic import atomic_write
+from vocoder.copy_synthesis import SOURCE_RATE, CopySynthesiser
+from vocoder.hifigan import CONFIGS, load_generator
 
 
 def spoof_jobs(root: str) -> List[Tuple[Trial, str]]:
@@ -48,41 +44,6 @@ def readable(path: str, expected_frames: Optional[int] = None) -> bool:
     return expected_frames is None or info.frames == expected_frames
 
 
-class CopySynthesiser:
-    """16 kHz waveforms -> HiFi-GAN copy-syntheses at 16 kHz, in batches."""
-
-    def __init__(self, generator: HiFiGANGenerator, device: torch.device):
-        config = generator.config
-        self.rate = config.sampling_rate
-        self.generator = generator.to(device).eval()
-        self.mel = HiFiGANMel(config.sampling_rate, config.n_fft, config.hop_size, config.win_size,
-                              config.num_mels, config.fmin, config.fmax).to(device)
-        self.device = device
-
-    @torch.no_grad()
-    def __call__(self, waves: List[np.ndarray]) -> List[np.ndarray]:
-        resampled = [np.clip(resample(w, SOURCE_RATE, self.rate), -1, 1) for w in waves]
-        longest = max(len(w) for w in resampled)
-        batch = torch.zeros(len(waves), longest)
-        for i, w in enumerate(resampled):
-            batch[i, :len(w)] = torch.from_numpy(w).float()
-        generated = self.generator(self.mel(batch.to(self.device))).squeeze(1).cpu().numpy()
-        outputs = []
-        for source, w, g in zip(waves, resampled, generated):
-            y = resample(g[:len(w)].astype(np.float64), self.rate, SOURCE_RATE)
-            y = np.pad(y, (0, max(0, len(source) - len(y))))[:len(source)]
-            peak = np.max(np.abs(y))
-            outputs.append(y / peak if peak > 1 else y)
-        return outputs
-
-
-def write_atomic(path: str, wave: np.ndarray) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    temporary = f"{path}.tmp{os.getpid()}.flac"
-    sf.write(temporary, wave, SOURCE_RATE, format='FLAC', subtype='PCM_16')
-    os.replace(temporary, path)
-
-
 def vocode(jobs: List[Tuple[Trial, str]], synthesiser: CopySynthesiser, batch: int = 1, progress=None) -> int:
     """Synthesise and write `jobs` in batches; returns the number written."""
     written = 0
@@ -90,7 +51,8 @@ def vocode(jobs: List[Tuple[Trial, str]], synthesiser: CopySynthesiser, batch: i
         chunk = jobs[start:start + batch]
         waves = [sf.read(trial.path, dtype='float64')[0] for trial, _ in chunk]
         for (_, output), wave in zip(chunk, synthesiser(waves)):
-            write_atomic(output, wave)
+            atomic_write(output, lambda temporary: sf.write(temporary, wave, SOURCE_RATE, format='FLAC',
+                                                            subtype='PCM_16'))
             written += 1
         if progress is not None:
             progress.update(len(chunk))

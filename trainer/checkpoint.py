@@ -6,7 +6,7 @@ from typing import Any, Dict, Optional
 import numpy as np
 import torch
 
-from utils.local_logger import atomic_torch_save
+from utils.atomic import atomic_torch_save
 
 
 class CheckpointError(RuntimeError):

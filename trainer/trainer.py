@@ -18,7 +18,7 @@ from augment.rawboost import RandomRawBoost
 from data.asvspoof_sets import evaluation_trials, training_trials
 from data.balanced_loader import BalancedLoader
 from data.datasets import TwoViewDataset
-from data.protocol import Trial
+from data.protocol import LA19_ASV_EVAL_SCORES, Trial
 from data.views import crop_samples
 from losses import EBMObjective
 from models import build_detector
@@ -27,7 +27,8 @@ from trainer.checkpoint import (load_checkpoint, resolve_resume, restore_rng_sta
 from trainer.distributed import broadcast_buffers, is_distributed, unwrap, wrap_detector
 from trainer.centroid_monitor import CentroidMonitor
 from trainer.ebm_step import ebm_step
-from trainer.evaluation import ASV_EVAL_SCORES, SetReport, report_set, score_trials
+from evaluation.report import SetReport, report_set
+from trainer.scoring import score_trials
 from utils.experiment_logger import ExperimentLogger, build_logger
 from utils.run_folder import run_dir
 from utils.run_lock import RunLock
@@ -182,7 +183,7 @@ class Trainer:
                                   self.args['num_workers'], desc=f"eval {name}")
             if not self.is_main:
                 continue
-            asv = os.path.join(self.args['path_19LA'], ASV_EVAL_SCORES) if name == '19LA' else None
+            asv = os.path.join(self.args['path_19LA'], LA19_ASV_EVAL_SCORES) if name == '19LA' else None
             report = report_set(name, trials, scores, epoch, self.logger, os.path.join(self.run_dir, 'scores'),
                                 asv, self.log)
             reports[name] = report

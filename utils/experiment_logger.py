@@ -25,10 +25,6 @@ class ExperimentLogger:
         for logger in self.loggers:
             logger.log_metric(name, value, step)
 
-    def log_text(self, name: str, text: str) -> None:
-        for logger in self.loggers:
-            logger.log_text(name, text)
-
     def log_image(self, name: str, figure) -> None:
         for logger in self.loggers:
             logger.log_image(name, figure)

@@ -3,7 +3,6 @@
 Layout under `path_log/project/<tags joined by '_'>/name/`:
     parameters.txt          one `key: value` line per parameter
     metrics/<name>.txt      one `[step] name: value` line per call
-    text/<name>.txt         free text, appended
     images/<name>.png       figures
     models/<name>.pt        state dicts (written atomically)
     scripts/                a copy of the source files of the run
@@ -12,9 +11,9 @@ Each write opens, appends and closes its file, so a crash loses nothing already 
 import os
 import re
 import shutil
-from typing import Any, Callable, Iterable, Optional
+from typing import Callable, Iterable, Optional
 
-import torch
+from utils.atomic import atomic_text, atomic_torch_save
 
 
 def experiment_dir(path_log: str, project: str, tags: Iterable[str], name: str) -> str:
@@ -34,25 +33,6 @@ def _past(line: str, last_step: Callable[[str], int]) -> bool:
     return bool(match) and int(match.group(1)) > last_step(match.group(2))
 
 
-def atomic_write(path: str, write: Callable[[str], None]) -> None:
-    """Call write(temporary) on a temporary file beside `path`, then rename it over `path`:
-    a crash leaves the old file or the new one, never half of one."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    temporary = f"{path}.tmp{os.getpid()}"
-    write(temporary)
-    os.replace(temporary, path)
-
-
-def atomic_torch_save(obj: Any, path: str) -> None:
-    """torch.save to a temporary file beside `path`, then rename over it."""
-    atomic_write(path, lambda temporary: torch.save(obj, temporary))
-
-
-def _write_text(path: str, text: str) -> None:
-    with open(path, 'w', encoding='utf-8') as handle:
-        handle.write(text)
-
-
 SOURCE_SUFFIXES = ('.py', '.md', '.sh')
 SOURCE_FILES = ('requirements.txt', 'Dockerfile', 'pytest.ini')
 
@@ -60,7 +40,7 @@ SOURCE_FILES = ('requirements.txt', 'Dockerfile', 'pytest.ini')
 class LocalLogger:
     def __init__(self, root: str):
         self.root = root
-        for sub in ('metrics', 'text', 'images', 'models'):
+        for sub in ('metrics', 'images', 'models'):
             os.makedirs(os.path.join(root, sub), exist_ok=True)
 
     def _append(self, path: str, line: str) -> None:
@@ -86,11 +66,7 @@ class LocalLogger:
                 lines = handle.read().splitlines()
             kept = [line for line in lines if not _past(line, last_step)]
             if len(kept) < len(lines):
-                text = ''.join(line + '\n' for line in kept)
-                atomic_write(path, lambda temporary: _write_text(temporary, text))
-
-    def log_text(self, name: str, text: str) -> None:
-        self._append(os.path.join(self.root, 'text', _file_name(name) + '.txt'), text)
+                atomic_text(path, ''.join(line + '\n' for line in kept))
 
     def log_image(self, name: str, figure) -> None:
         """Save a matplotlib figure as images/<name>.png."""

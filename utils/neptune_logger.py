@@ -46,9 +46,6 @@ class NeptuneLogger:
     def log_metric(self, name: str, value: float, step: Optional[int] = None) -> None:
         self._safely(lambda: self.run[name].append(value, step=step))
 
-    def log_text(self, name: str, text: str) -> None:
-        self._safely(lambda: self.run[name].append(text))
-
     def log_image(self, name: str, figure) -> None:
         from neptune.types import File
         self._safely(lambda: self.run[name].append(File.as_image(figure)))

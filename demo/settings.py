@@ -2,7 +2,7 @@
 import os
 from typing import List
 
-from data.demo_corpus import make_demo_corpus
+from demo.corpus import make_demo_corpus
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO_CACHE = os.path.join(REPO, '.cache', 'demo_corpus')

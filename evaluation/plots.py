@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.stats import norm  # noqa: E402
 
-from utils.metrics import compute_eer, det_curve  # noqa: E402
+from evaluation.metrics import compute_eer, det_curve  # noqa: E402
 
 
 def score_histograms(scores: Sequence[float], labels: Sequence[int], attacks: Sequence[str], title: str):

@@ -5,7 +5,7 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from utils.metrics import compute_eer
+from evaluation.metrics import compute_eer
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from models.state_dict_check import state_dict_mismatch
-from models.weight_norm_conv import WeightNormConv1d
+from vocoder.weight_norm_conv import WeightNormConv1d
 
 
 @dataclass
@@ -104,13 +104,6 @@ class HiFiGANGenerator(nn.Module):
             for size, dilations in zip(config.resblock_kernel_sizes, config.resblock_dilation_sizes):
                 self.resblocks.append(block(out_channels, size, dilations))
         self.conv_post = WeightNormConv1d(channels // 2 ** len(config.upsample_rates), 1, 7, 1, 3)
-
-    @property
-    def upsampling(self) -> int:
-        product = 1
-        for rate in self.config.upsample_rates:
-            product *= rate
-        return product
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         x = self.conv_pre(mel)

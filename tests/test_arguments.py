@@ -1,7 +1,11 @@
+import ast
+import os
+
 import pytest
 
+import arguments
 from arguments import get_args
-from utils.config import ConfigError, parse_value
+from utils.config import ConfigError, Rule, parse_value
 
 # SPEC sections 3, 4, 5, 7, 8, 9, 10, 11 and 12.
 SPEC_DEFAULTS = {
@@ -187,3 +191,26 @@ def test_validation_rejects_and_names_the_key(overrides, key):
 def test_validation_accepts_the_smallest_valid_batch():
     args, _, _ = get_args(['batch_size=20'])
     assert int(args['batch_size'] * args['ratio_bona']) == 2
+
+
+def test_every_key_has_its_rule_beside_it_and_the_machinery_names_no_key():
+    schema = {**arguments.SYSTEM, **arguments.EXPERIMENT}
+    assert all(isinstance(rule, Rule) for _, rule in schema.values())
+    with open(os.path.join(os.path.dirname(arguments.__file__), 'utils', 'config.py')) as handle:
+        tree = ast.parse(handle.read())
+    literals = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+    assert literals & set(schema) == set()
+
+
+@pytest.mark.parametrize('overrides,message', [
+    (['speed_factors=[0,1]'], 'each > 0'),
+    (['loss_weight=[1,1,1,1,-1]'], 'each >= 0'),
+    (['downsample_layer=[1,2,3]'], 'loss_weight=[1.0, 1.0, 1.0, 1.0, 1.0]: must have one weight per head: 6'),
+    (['tags=a'], None),
+])
+def test_rule_messages_say_what_is_expected(overrides, message):
+    if message is None:  # a single tag is read as a one-item list
+        assert get_args(overrides)[0]['tags'] == ['a']
+        return
+    with pytest.raises(ConfigError, match=message.replace('[', r'\[').replace(']', r'\]')):
+        get_args(overrides)

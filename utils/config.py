@@ -1,7 +1,10 @@
-"""Command-line overrides and validation of the `arguments.py` dictionaries."""
+"""The machinery of the configuration: rule types, command-line overrides, validation.
+
+The keys themselves, their defaults and their rules live in `arguments.py` only."""
 import ast
 import difflib
-from typing import Any, Dict, List, Sequence, Tuple
+import inspect
+from typing import Any, Callable, Dict, Sequence, Tuple
 
 
 class ConfigError(ValueError):
@@ -84,103 +87,136 @@ def apply_overrides(system_args: dict, experiment_args: dict,
     return system_args, experiment_args
 
 
-def _rule(ok: bool, key: str, message: str, value: Any) -> None:
-    if not ok:
-        raise ConfigError(f"{key}={value!r}: {message}")
+class Rule:
+    """What a configuration key accepts; `check(key, value)` raises ConfigError naming
+    the key, the value and the requirement."""
+
+    requirement = ''
+
+    def accepts(self, value: Any) -> bool:
+        raise NotImplementedError
+
+    def check(self, key: str, value: Any) -> None:
+        if not self.accepts(value):
+            raise ConfigError(f"{key}={value!r}: {self.requirement}")
 
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _check_numbers(args: dict, rules: List[Tuple[str, str]]) -> None:
-    checks = {
-        'positive': (lambda v: v > 0, 'must be > 0'),
-        'non-negative': (lambda v: v >= 0, 'must be >= 0'),
-        'probability': (lambda v: 0 <= v <= 1, 'must be in [0, 1]'),
-        'dropout': (lambda v: 0 <= v < 1, 'must be in [0, 1)'),
-        'fraction': (lambda v: 0 < v <= 1, 'must be in (0, 1]'),
-        'cosine': (lambda v: -1 <= v <= 1, 'must be in [-1, 1]'),
-    }
-    for key, kind in rules:
-        value = args[key]
-        _rule(_is_number(value), key, 'must be a number', value)
-        test, message = checks[kind]
-        _rule(test(value), key, message, value)
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _check_ints(args: dict, rules: Dict[str, int]) -> None:
-    for key, minimum in rules.items():
-        value = args[key]
-        _rule(isinstance(value, int) and not isinstance(value, bool), key, 'must be an int', value)
-        _rule(value >= minimum, key, f'must be >= {minimum}', value)
+class Int(Rule):
+    def __init__(self, minimum: int):
+        self.minimum, self.requirement = minimum, f'must be an int >= {minimum}'
+
+    def accepts(self, value: Any) -> bool:
+        return _is_int(value) and value >= self.minimum
 
 
-def validate_args(args: dict) -> None:
-    """Check every rule that can be checked before anything starts.
+_RANGES = {
+    'any': (lambda v: True, 'must be a number'),
+    'positive': (lambda v: v > 0, 'must be > 0'),
+    'non-negative': (lambda v: v >= 0, 'must be >= 0'),
+    'probability': (lambda v: 0 <= v <= 1, 'must be in [0, 1]'),
+    'dropout': (lambda v: 0 <= v < 1, 'must be in [0, 1)'),
+    'fraction': (lambda v: 0 < v <= 1, 'must be in (0, 1]'),
+    'cosine': (lambda v: -1 <= v <= 1, 'must be in [-1, 1]'),
+}
 
-    Raises ConfigError naming the first key that breaks a rule.
-    """
-    _check_ints(args, {
-        'epoch': 1, 'batch_size': 1, 'num_workers': 0, 'world_size': 1, 'rand_seed': 0,
-        'num_train_frames': 1, 'num_train_frames_short': 1, 'num_test_frames': 1,
-        'sample_rate': 1, 'n_lfcc': 1, 'n_fft': 1, 'win_length': 1, 'hop': 1, 'mask_max': 0,
-        'bin_size': 1, 'output_size': 1, 'attention_heads': 1, 'linear_units': 1, 'num_blocks': 1,
-        'cnn_module_kernel': 1, 'pooling_size': 1, 'embedding_size': 1,
-        'T_0': 1, 'T_mult': 1, 'eval_from_epoch': 1, 'eval_every': 1,
-    })
-    _check_numbers(args, [
-        ('ratio_bona', 'fraction'), ('ratio_spoof', 'fraction'),
-        ('codec_p', 'probability'), ('codec_crop_factor', 'positive'), ('mask_p', 'probability'),
-        ('colored_noise_p', 'probability'), ('coef', 'probability'),
-        ('encoder_dropout_rate', 'dropout'), ('dropout_rate', 'dropout'), ('embd_dropout_rate', 'dropout'),
-        ('r_real', 'cosine'), ('r_fake', 'cosine'), ('alpha', 'positive'), ('alpha_cl', 'positive'),
-        ('lr', 'positive'), ('lr_min', 'non-negative'), ('weight_decay', 'non-negative'),
-        ('snr_min', 'non-negative'), ('snr_max', 'non-negative'),
-    ])
 
-    total = args['ratio_bona'] + args['ratio_spoof']
-    _rule(total <= 1 + 1e-9, 'ratio_spoof', f"ratio_bona + ratio_spoof = {total} must be <= 1", args['ratio_spoof'])
-    bona = int(args['batch_size'] * args['ratio_bona'])
-    _rule(bona >= 2, 'batch_size',
-          f"int(batch_size * ratio_bona) = {bona}: the bona fide pair loss needs at least 2 bona fide rows",
-          args['batch_size'])
-    spoof = int(args['batch_size'] * args['ratio_spoof'])
-    _rule(spoof >= 1, 'batch_size', f"int(batch_size * ratio_spoof) = {spoof}: need at least 1 spoof row",
-          args['batch_size'])
-    _rule(args['r_fake'] < args['r_real'], 'r_fake', f"must be < r_real ({args['r_real']})", args['r_fake'])
-    _rule(args['snr_min'] <= args['snr_max'], 'snr_min', f"must be <= snr_max ({args['snr_max']})", args['snr_min'])
-    for key in ('f_decay_min', 'f_decay_max'):
-        _rule(_is_number(args[key]), key, 'must be a number', args[key])
-    _rule(args['f_decay_min'] <= args['f_decay_max'], 'f_decay_min',
-          f"must be <= f_decay_max ({args['f_decay_max']})", args['f_decay_min'])
-    _rule(args['win_length'] <= args['n_fft'], 'win_length', f"must be <= n_fft ({args['n_fft']})",
-          args['win_length'])
+class Number(Rule):
+    """A number in one of the named ranges: any, positive, non-negative, probability,
+    dropout, fraction (0, 1], cosine [-1, 1]."""
 
-    factors = args['speed_factors']
-    _rule(isinstance(factors, list) and len(factors) > 0 and all(_is_number(f) and f > 0 for f in factors),
-          'speed_factors', 'must be a non-empty list of positive numbers', factors)
+    def __init__(self, kind: str = 'any'):
+        self.test, self.requirement = _RANGES[kind]
 
-    _rule(args['output_size'] % args['attention_heads'] == 0, 'attention_heads',
-          f"must divide output_size ({args['output_size']})", args['attention_heads'])
-    _rule(args['cnn_module_kernel'] % 2 == 1, 'cnn_module_kernel', 'must be odd (same padding)',
-          args['cnn_module_kernel'])
-    layers = args['downsample_layer']
-    _rule(isinstance(layers, list) and layers == sorted(set(layers))
-          and all(isinstance(i, int) and 0 <= i < args['num_blocks'] - 1 for i in layers),
-          'downsample_layer', f"must be sorted distinct block indices in [0, num_blocks - 1) "
-          f"(num_blocks={args['num_blocks']})", layers)
-    heads = len(layers) + 3
-    weights = args['loss_weight']
-    _rule(isinstance(weights, list) and len(weights) == heads, 'loss_weight',
-          f"must have one weight per head: {heads} (len(downsample_layer) + 3)", weights)
-    _rule(all(_is_number(w) and w >= 0 for w in weights), 'loss_weight', 'weights must be numbers >= 0', weights)
+    def accepts(self, value: Any) -> bool:
+        return _is_number(value) and self.test(value)
 
-    choices = {'mask_axis': ('time', 'coefficient'), 'centroid_update': ('adam_step', 'joint')}
-    for key, allowed in choices.items():
-        _rule(args[key] in allowed, key, f"must be one of {', '.join(allowed)}", args[key])
-    for key in ('use_class_weight', 'use_bpl', 'codec_opus', 'g711_round_trip', 'rawboost',
-                'use_vocoder_copies', 'TEST', 'cudnn_deterministic'):
-        _rule(isinstance(args[key], bool), key, 'must be True or False', args[key])
-    _rule(not args['TEST'] or bool(args['checkpoint']), 'checkpoint', 'TEST=True needs checkpoint=PATH',
-          args['checkpoint'])
+
+class Numbers(Rule):
+    """A list of numbers, each in the named range; `non_empty` forbids []."""
+
+    def __init__(self, kind: str = 'any', non_empty: bool = True):
+        self.test, requirement = _RANGES[kind]
+        self.non_empty = non_empty
+        each = requirement.replace('must be ', '')
+        self.requirement = f"must be a {'non-empty ' if non_empty else ''}list of numbers, each {each}"
+
+    def accepts(self, value: Any) -> bool:
+        return (isinstance(value, list) and (len(value) > 0 or not self.non_empty)
+                and all(_is_number(v) and self.test(v) for v in value))
+
+
+class Ints(Rule):
+    requirement = 'must be a list of ints'
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, list) and all(_is_int(v) for v in value)
+
+
+class Bool(Rule):
+    requirement = 'must be True or False'
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, bool)
+
+
+class Choice(Rule):
+    def __init__(self, *allowed: str):
+        self.allowed, self.requirement = allowed, f"must be one of {', '.join(allowed)}"
+
+    def accepts(self, value: Any) -> bool:
+        return value in self.allowed
+
+
+class Text(Rule):
+    """A string; with `optional`, None too (a path that may be skipped, an unset option)."""
+
+    def __init__(self, optional: bool = False):
+        self.optional = optional
+        self.requirement = 'must be a string' + (' or None' if optional else '')
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, str) or (self.optional and value is None)
+
+
+class Texts(Rule):
+    requirement = 'must be a list of strings'
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+Schema = Dict[str, Tuple[Any, Rule]]
+
+
+def defaults(schema: Schema) -> dict:
+    """{key: value} of a {key: (value, rule)} schema."""
+    return {key: value for key, (value, _) in schema.items()}
+
+
+def require(ok: bool, key: str, message: str, value: Any) -> None:
+    """A rule relating several keys: raise ConfigError naming `key` unless `ok`."""
+    if not ok:
+        raise ConfigError(f"{key}={value!r}: {message}")
+
+
+def validate(args: dict, schema: Schema, combinations: Callable[[dict], None]) -> None:
+    """Each key's own rule, then `combinations(args)`, the rules relating several keys.
+    Raises ConfigError naming the first key that breaks a rule."""
+    for key, (_, rule) in schema.items():
+        rule.check(key, args[key])
+    combinations(args)
+
+
+def keyword_args(args: dict, factory: Callable, **given: Any) -> Dict[str, Any]:
+    """The keyword arguments of `factory` that are configuration keys, taken from `args`
+    (constructors name their arguments after the keys), with `given` taking precedence."""
+    names = inspect.signature(factory).parameters
+    return {**{name: args[name] for name in names if name in args}, **given}

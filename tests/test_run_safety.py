@@ -83,6 +83,26 @@ def test_source_copy_skips_other_runs(tmp_path):
     assert _files_containing(scripts, TOKEN.encode()) == []
 
 
+@pytest.mark.skipif(shutil.which('git') is None, reason='needs git')
+def test_source_copy_of_a_checkout_takes_the_tracked_files_only(tmp_path):
+    source = tmp_path / 'repo'
+    (source / 'models').mkdir(parents=True)
+    (source / 'models' / 'net.py').write_text('x = 1\n')
+    (source / 'README.md').write_text('# r\n')
+    (source / 'tests').mkdir()
+    (source / 'tests' / 'test_net.py').write_text('def test(): pass\n')
+    subprocess.run(['git', 'init', '-q', str(source)], check=True)
+    subprocess.run(['git', '-C', str(source), 'add', '.'], check=True)
+    (source / 'scratch.py').write_text(f"token = '{TOKEN}'\n")           # untracked
+    (source / 'results').mkdir()
+    (source / 'results' / 'scores.txt').write_text('LA_E_1 0.5\n')      # untracked output
+    (source / 'results' / 'notes.md').write_text(TOKEN)
+    LocalLogger(str(tmp_path / 'new_run')).copy_source(str(source))
+    copied = sorted(str(p.relative_to(tmp_path / 'new_run' / 'scripts'))
+                    for p in (tmp_path / 'new_run' / 'scripts').rglob('*') if p.is_file())
+    assert copied == ['README.md', 'models/net.py']
+
+
 def test_test_mode_leaves_the_training_run_untouched(demo_corpus, tiny_run):
     log_dir = os.path.dirname(os.path.dirname(os.path.dirname(tiny_run)))
     before = _snapshot(tiny_run)

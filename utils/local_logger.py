@@ -11,7 +11,8 @@ Each write opens, appends and closes its file, so a crash loses nothing already 
 import os
 import re
 import shutil
-from typing import Callable, Iterable, Optional
+import subprocess
+from typing import Callable, Iterable, List, Optional
 
 from utils.atomic import atomic_text, atomic_torch_save
 
@@ -78,19 +79,46 @@ class LocalLogger:
         return path
 
     def copy_source(self, source_root: str) -> None:
-        """Copy the repository's source files (.py, .md, .sh, requirements.txt, Dockerfile)
-        into scripts/. Tests, caches, hidden folders and every run folder (any folder
-        holding a parameters.txt, such as other runs under results/) are skipped, so no
-        output of another run, and no secret it may hold, is copied."""
+        """Copy the repository's source files (see `source_files`) into scripts/."""
         target = os.path.join(self.root, 'scripts')
-        skip = {'__pycache__', 'tests', 'results'}
-        own_root = os.path.abspath(self.root)
-        for folder, subfolders, files in os.walk(source_root):
-            subfolders[:] = [s for s in subfolders if s not in skip and not s.startswith('.')
-                             and not os.path.abspath(os.path.join(folder, s)).startswith(own_root)
-                             and not os.path.isfile(os.path.join(folder, s, 'parameters.txt'))]
-            for file in files:
-                if file.endswith(SOURCE_SUFFIXES) or file in SOURCE_FILES:
-                    relative = os.path.relpath(os.path.join(folder, file), source_root)
-                    os.makedirs(os.path.dirname(os.path.join(target, relative)), exist_ok=True)
-                    shutil.copy2(os.path.join(folder, file), os.path.join(target, relative))
+        for relative in source_files(source_root, exclude=self.root):
+            os.makedirs(os.path.dirname(os.path.join(target, relative)), exist_ok=True)
+            shutil.copy2(os.path.join(source_root, relative), os.path.join(target, relative))
+
+
+def _tracked_files(source_root: str) -> Optional[List[str]]:
+    """The files git tracks under `source_root`, or None when it is not a checkout (or
+    git is not installed)."""
+    try:
+        listing = subprocess.run(['git', '-C', source_root, 'ls-files', '-z'], capture_output=True, check=True,
+                                 timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return [name for name in listing.decode('utf-8', 'replace').split('\0') if name]
+
+
+def _walked_files(source_root: str, exclude: str) -> List[str]:
+    """Every file under `source_root`, outside hidden folders and run folders (any folder
+    holding a parameters.txt) and outside `exclude`."""
+    files = []
+    for folder, subfolders, names in os.walk(source_root):
+        subfolders[:] = [s for s in subfolders if not s.startswith('.')
+                         and not os.path.abspath(os.path.join(folder, s)).startswith(exclude)
+                         and not os.path.isfile(os.path.join(folder, s, 'parameters.txt'))]
+        files += [os.path.relpath(os.path.join(folder, name), source_root) for name in names]
+    return files
+
+
+def source_files(source_root: str, exclude: str = '') -> List[str]:
+    """Relative paths of the source of a run: the files git tracks when `source_root` is
+    a checkout (else every file outside hidden and run folders), keeping only .py, .md,
+    .sh, requirements.txt, Dockerfile and pytest.ini, and nothing under tests/. So no
+    output of another run (score files, metrics, parameters with secrets) and no
+    untracked scratch file is copied."""
+    exclude = os.path.abspath(exclude) if exclude else '\0'
+    files = _tracked_files(source_root)
+    if files is None:
+        files = _walked_files(source_root, exclude)
+    return sorted(name for name in files
+                  if (name.endswith(SOURCE_SUFFIXES) or os.path.basename(name) in SOURCE_FILES)
+                  and name.split('/')[0] != 'tests' and os.path.isfile(os.path.join(source_root, name)))

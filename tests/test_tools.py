@@ -7,8 +7,10 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 from scipy import signal
 
+from arguments import get_args
 from tests.conftest import FIXTURES
 from tools import infer, score_file
 
@@ -152,3 +154,23 @@ def test_tools_run_as_modules_from_the_repository(tmp_path):
         result = subprocess.run([sys.executable, '-m', f'tools.{tool}', '--help'], capture_output=True, text=True,
                                 cwd=REPO, env=environment)
         assert result.returncode == 0 and 'usage' in result.stdout, (tool, result.stderr)
+
+
+def test_import_release_writes_a_checkpoint_that_infer_scores_like_the_release(tmp_path, capsys):
+    from tools import import_release
+    from trainer.build import build_detector
+    args = get_args(['output_size=32', 'linear_units=64', 'embedding_size=16'])[0]
+    release = build_detector(args).eval()
+    release.save_hm_conformer_release(str(tmp_path / 'release'), 'LA', 7)
+    out = str(tmp_path / 'imported.pt')
+    code = import_release.main(['--release', str(tmp_path / 'release'), '--tag', 'LA', '--epoch', '7', '--out', out,
+                                '--threshold', '0.25', 'output_size=32', 'linear_units=64', 'embedding_size=16'])
+    assert code == 0
+    state = torch.load(out, weights_only=False)
+    assert state['threshold'] == 0.25 and state['args']['output_size'] == 32
+    imported = build_detector(state['args']).eval()
+    imported.load_state_dict(state['model'])
+    wave = torch.randn(2, 16_000)
+    assert torch.equal(imported.score(wave), release.score(wave))
+    assert import_release.main(['--release', str(tmp_path / 'nowhere'), '--out', out]) == 2
+    assert 'check_point_DF_frontend_20.pt' in capsys.readouterr().err

@@ -29,11 +29,11 @@ def main(argv) -> int:
         overrides = demo_overrides() + overrides
     try:
         args, _, _ = get_args(overrides)
-        preflight(args)
+        trials = preflight(args)
     except (ConfigError, DatasetError, ProtocolError, CheckpointError, RunFolderInUse) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    launch(args)
+    launch(args, trials)
     return 0
 
 

@@ -22,9 +22,3 @@ class BatchAugment(nn.Module):
     @torch.no_grad()
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         return self.speed(self.colored_noise(wave))[0]
-
-    @classmethod
-    def from_args(cls, args: dict) -> 'BatchAugment':
-        noise = AddColoredNoise(args['snr_min'], args['snr_max'], args['f_decay_min'], args['f_decay_max'],
-                                args['colored_noise_p'], args['sample_rate'])
-        return cls(noise, args['speed_factors'], args['sample_rate'])

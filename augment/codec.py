@@ -3,7 +3,7 @@
 
 MP3, Vorbis and Opus go through libsndfile (soundfile) in memory; AAC through PyAV
 (FFmpeg's libraries). Every round trip returns a float64 16 kHz waveform of exactly
-the input length (encoder priming removed).
+the input length (encoder priming removed), at the rate it was given (16 kHz by default).
 """
 import io
 from typing import Callable, Dict, List, Optional, Tuple
@@ -12,7 +12,6 @@ import numpy as np
 import soundfile as sf
 from scipy import signal
 
-SAMPLE_RATE = 16000
 AAC_PRIMING_SAMPLES = 1024
 
 # codec -> the qualities drawn uniformly for it (the authors' ffmpeg settings)
@@ -31,42 +30,42 @@ def _fit_length(y: np.ndarray, length: int) -> np.ndarray:
     return np.pad(y, (0, length - len(y)))
 
 
-def _soundfile_round_trip(x: np.ndarray, **write_options) -> np.ndarray:
+def _soundfile_round_trip(x: np.ndarray, sample_rate: int, **write_options) -> np.ndarray:
     buffer = io.BytesIO()
-    sf.write(buffer, x, SAMPLE_RATE, **write_options)
+    sf.write(buffer, x, sample_rate, **write_options)
     buffer.seek(0)
     y, _ = sf.read(buffer, dtype='float64')
     return _fit_length(y, len(x))
 
 
-def mp3_round_trip(x: np.ndarray, quality: int) -> np.ndarray:
+def mp3_round_trip(x: np.ndarray, quality: int, sample_rate: int = 16000) -> np.ndarray:
     """LAME VBR at quality 0 (best) .. 9; libsndfile maps compression_level * 10 to it."""
-    return _soundfile_round_trip(np.clip(x, -1, 1), format='MP3', subtype='MPEG_LAYER_III',
+    return _soundfile_round_trip(np.clip(x, -1, 1), sample_rate, format='MP3', subtype='MPEG_LAYER_III',
                                  bitrate_mode='VARIABLE', compression_level=quality / 10)
 
 
-def ogg_round_trip(x: np.ndarray, quality: int) -> np.ndarray:
+def ogg_round_trip(x: np.ndarray, quality: int, sample_rate: int = 16000) -> np.ndarray:
     """Vorbis at quality 1..10 (-q); libsndfile takes compression_level = 1 - q / 10."""
-    return _soundfile_round_trip(np.clip(x, -1, 1), format='OGG', subtype='VORBIS',
+    return _soundfile_round_trip(np.clip(x, -1, 1), sample_rate, format='OGG', subtype='VORBIS',
                                  compression_level=1 - quality / 10)
 
 
-def opus_round_trip(x: np.ndarray, kbps: int) -> np.ndarray:
+def opus_round_trip(x: np.ndarray, kbps: int, sample_rate: int = 16000) -> np.ndarray:
     """Opus in Ogg; libsndfile sets the bitrate through compression_level (0 = highest)."""
-    return _soundfile_round_trip(np.clip(x, -1, 1), format='OGG', subtype='OPUS',
+    return _soundfile_round_trip(np.clip(x, -1, 1), sample_rate, format='OGG', subtype='OPUS',
                                  compression_level=1 - min(kbps, 128) / 128)
 
 
-def aac_round_trip(x: np.ndarray, kbps: int) -> np.ndarray:
+def aac_round_trip(x: np.ndarray, kbps: int, sample_rate: int = 16000) -> np.ndarray:
     """FFmpeg's native AAC encoder at `kbps` in an in-memory ADTS stream, then decoded."""
     import av
     buffer = io.BytesIO()
     with av.open(buffer, 'w', format='adts') as container:
-        stream = container.add_stream('aac', rate=SAMPLE_RATE)
+        stream = container.add_stream('aac', rate=sample_rate)
         stream.bit_rate = kbps * 1000
         stream.layout = 'mono'
         frame = av.AudioFrame.from_ndarray(np.clip(x, -1, 1).astype(np.float32)[None], format='flt', layout='mono')
-        frame.sample_rate = SAMPLE_RATE
+        frame.sample_rate = sample_rate
         for packet in stream.encode(frame):
             container.mux(packet)
         for packet in stream.encode(None):
@@ -102,15 +101,15 @@ def _quantise_8bit(y: np.ndarray) -> np.ndarray:
     return np.round(np.clip(y, -1, 1) * 127) / 127
 
 
-def g711_round_trip(x: np.ndarray, law: str, round_trip: bool = False) -> np.ndarray:
-    """FFT-resample to 8 kHz, peak-normalise if above 1, compress, FFT-resample to 16 kHz.
+def g711_round_trip(x: np.ndarray, law: str, round_trip: bool = False, sample_rate: int = 16000) -> np.ndarray:
+    """FFT-resample to 8 kHz, peak-normalise if above 1, compress, FFT-resample to `sample_rate`.
 
     Faithful quirk (round_trip False): only the compression curve is applied, a static
     non-linear distortion. round_trip True quantises to 8 bits and expands: a real G.711
     round trip. As in the authors' code the result is not peak-normalised after the
     resampling back, so the FFT resampling's ripple may take it slightly past [-1, 1].
     """
-    narrow = signal.resample(x, int(round(len(x) * 8000 / SAMPLE_RATE)))
+    narrow = signal.resample(x, int(round(len(x) * 8000 / sample_rate)))
     peak = np.max(np.abs(narrow))
     if peak > 1:
         narrow = narrow / peak
@@ -124,10 +123,10 @@ def g711_round_trip(x: np.ndarray, law: str, round_trip: bool = False) -> np.nda
 class CodecAugment:
     """Draw a codec uniformly, then a quality uniformly for it, and round-trip the waveform."""
 
-    def __init__(self, use_opus: bool = False, g711_round_trip: bool = False):
-        self.g711_round_trip = g711_round_trip
+    def __init__(self, codec_opus: bool = False, g711_round_trip: bool = False, sample_rate: int = 16000):
+        self.g711_round_trip, self.sample_rate = g711_round_trip, sample_rate
         self.qualities = dict(QUALITIES)
-        if use_opus:
+        if codec_opus:
             self.qualities['opus'] = list(OPUS_BITRATES)
         self.codecs = list(self.qualities)
 
@@ -138,12 +137,12 @@ class CodecAugment:
 
     def apply(self, x: np.ndarray, codec: str, quality) -> np.ndarray:
         functions: Dict[str, Callable[[np.ndarray], np.ndarray]] = {
-            'mp3': lambda w: mp3_round_trip(w, quality),
-            'ogg': lambda w: ogg_round_trip(w, quality),
-            'aac': lambda w: aac_round_trip(w, quality),
-            'opus': lambda w: opus_round_trip(w, quality),
-            'alaw': lambda w: g711_round_trip(w, 'alaw', self.g711_round_trip),
-            'mulaw': lambda w: g711_round_trip(w, 'mulaw', self.g711_round_trip),
+            'mp3': lambda w: mp3_round_trip(w, quality, self.sample_rate),
+            'ogg': lambda w: ogg_round_trip(w, quality, self.sample_rate),
+            'aac': lambda w: aac_round_trip(w, quality, self.sample_rate),
+            'opus': lambda w: opus_round_trip(w, quality, self.sample_rate),
+            'alaw': lambda w: g711_round_trip(w, 'alaw', self.g711_round_trip, self.sample_rate),
+            'mulaw': lambda w: g711_round_trip(w, 'mulaw', self.g711_round_trip, self.sample_rate),
         }
         return functions[codec](np.asarray(x, dtype=np.float64))
 
@@ -153,16 +152,17 @@ class CodecAugment:
 
 
 class RandomCodec:
-    """Apply CodecAugment with probability p (0.8 by default): (x, rng, keep) -> x.
+    """Apply CodecAugment with probability codec_p (0.8 by default): (x, rng, keep) -> x.
 
     Only when the codec is applied is the waveform first cut to its first `keep`
     samples (the authors encode 1.2 x the crop, not the whole file); otherwise it is
     returned whole, so a later random window ranges over the whole file.
     """
 
-    def __init__(self, p: float = 0.8, use_opus: bool = False, g711_round_trip: bool = False):
-        self.p = p
-        self.codec = CodecAugment(use_opus, g711_round_trip)
+    def __init__(self, codec_p: float = 0.8, codec_opus: bool = False, g711_round_trip: bool = False,
+                 sample_rate: int = 16000):
+        self.p = codec_p
+        self.codec = CodecAugment(codec_opus, g711_round_trip, sample_rate)
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator, keep: Optional[int] = None) -> np.ndarray:
         if rng.random() >= self.p:

@@ -27,22 +27,22 @@ def colored_noise(f_decay: torch.Tensor, num_samples: int, sample_rate: int = 16
 
 
 class AddColoredNoise(nn.Module):
-    """wave (B, N) -> wave + noise at SNR ~ U[snr_min, snr_max] dB, f_decay ~ U[decay_min, decay_max],
-    drawn per example, applied with probability p per example."""
+    """wave (B, N) -> wave + noise at SNR ~ U[snr_min, snr_max] dB, f_decay ~ U[f_decay_min,
+    f_decay_max], drawn per example, applied with probability colored_noise_p per example."""
 
-    def __init__(self, snr_min: float = 10.0, snr_max: float = 40.0, decay_min: float = -2.0,
-                 decay_max: float = 2.0, p: float = 1.0, sample_rate: int = 16000):
+    def __init__(self, snr_min: float = 10.0, snr_max: float = 40.0, f_decay_min: float = -2.0,
+                 f_decay_max: float = 2.0, colored_noise_p: float = 1.0, sample_rate: int = 16000):
         super().__init__()
         self.snr_min, self.snr_max = snr_min, snr_max
-        self.decay_min, self.decay_max = decay_min, decay_max
-        self.p, self.sample_rate = p, sample_rate
+        self.f_decay_min, self.f_decay_max = f_decay_min, f_decay_max
+        self.p, self.sample_rate = colored_noise_p, sample_rate
 
     def draw(self, batch: int, device, generator=None):
         """(snr_db, f_decay, apply) per example."""
         def uniform(low, high):
             return low + (high - low) * torch.rand(batch, device=device, generator=generator)
         apply = torch.rand(batch, device=device, generator=generator) < self.p
-        return uniform(self.snr_min, self.snr_max), uniform(self.decay_min, self.decay_max), apply
+        return uniform(self.snr_min, self.snr_max), uniform(self.f_decay_min, self.f_decay_max), apply
 
     @torch.no_grad()
     def forward(self, wave: torch.Tensor, generator: torch.Generator = None) -> torch.Tensor:

@@ -10,7 +10,6 @@ from typing import Callable, Optional
 import numpy as np
 from scipy import signal
 
-SAMPLE_RATE = 16000
 NUM_CHOICES = 9
 
 
@@ -29,15 +28,18 @@ def normalise_peak(x: np.ndarray, always: bool = False) -> np.ndarray:
 
 
 def random_notch_filter(rng: np.random.Generator, min_gain: float = 0.0, max_gain: float = 0.0, n_bands: int = 5,
-                        min_freq: float = 20, max_freq: float = 8000, min_bw: float = 100, max_bw: float = 1000,
-                        min_coeff: int = 10, max_coeff: int = 100, fs: int = SAMPLE_RATE) -> np.ndarray:
+                        min_freq: float = 20, max_freq: Optional[float] = None, min_bw: float = 100,
+                        max_bw: float = 1000, min_coeff: int = 10, max_coeff: int = 100,
+                        fs: int = 16000) -> np.ndarray:
     """FIR taps of `n_bands` random Hamming-window notch (band-stop) filters convolved
     together, normalised to a peak gain of G dB, G ~ U[min_gain, max_gain].
 
     Each band is `firwin(n, [f1, f2])` with scipy's default pass_zero=True, which for two
     cutoffs is a band-stop filter (the authors' genNotchCoeffs): the filter bank removes
-    up to five narrow bands and keeps the rest of the spectrum.
+    up to five narrow bands and keeps the rest of the spectrum. Centres range up to
+    `max_freq`, by default the Nyquist frequency fs / 2 (the authors' 8,000 Hz at 16 kHz).
     """
+    max_freq = fs / 2 if max_freq is None else max_freq
     taps = np.ones(1)
     for _ in range(n_bands):
         centre = _uniform(rng, min_freq, max_freq)
@@ -70,7 +72,8 @@ def filter_fir(x: np.ndarray, taps: np.ndarray) -> np.ndarray:
 
 def lnl_convolutive_noise(x: np.ndarray, rng: np.random.Generator, n_orders: int = 5,
                           min_bias: float = 5, max_bias: float = 20,
-                          make_filter: Optional[Callable[[int, float, float], np.ndarray]] = None) -> np.ndarray:
+                          make_filter: Optional[Callable[[int, float, float], np.ndarray]] = None,
+                          sample_rate: int = 16000) -> np.ndarray:
     """Linear and non-linear convolutive noise: sum_i filter_i(x ** i), i = 1..n_orders.
 
     Order 1 has gain U[0, 0] dB, orders >= 2 gain U[-min_bias, -max_bias] dB; the sum is
@@ -79,7 +82,7 @@ def lnl_convolutive_noise(x: np.ndarray, rng: np.random.Generator, n_orders: int
     """
     if make_filter is None:
         def make_filter(order, low, high):
-            return random_notch_filter(rng, low, high)
+            return random_notch_filter(rng, low, high, fs=sample_rate)
     y = np.zeros_like(x)
     power = np.ones_like(x)
     min_gain, max_gain = 0.0, 0.0
@@ -105,24 +108,25 @@ def isd_additive_noise(x: np.ndarray, rng: np.random.Generator, max_percent: flo
 
 
 def ssi_additive_noise(x: np.ndarray, rng: np.random.Generator, min_snr: float = 10,
-                       max_snr: float = 40) -> np.ndarray:
+                       max_snr: float = 40, sample_rate: int = 16000) -> np.ndarray:
     """Stationary signal-independent noise: white Gaussian noise through a random
     5-band notch filter, scaled to SNR ~ U[min_snr, max_snr] dB against x, added."""
     noise = rng.normal(0, 1, len(x))
-    noise = normalise_peak(filter_fir(noise, random_notch_filter(rng)), always=True)
+    noise = normalise_peak(filter_fir(noise, random_notch_filter(rng, fs=sample_rate)), always=True)
     snr = _uniform(rng, min_snr, max_snr)
     noise = noise / np.linalg.norm(noise, 2) * np.linalg.norm(x, 2) / 10.0 ** (0.05 * snr)
     return x + noise
 
 
-def rawboost(x: np.ndarray, choice: int, rng: np.random.Generator) -> np.ndarray:
+def rawboost(x: np.ndarray, choice: int, rng: np.random.Generator, sample_rate: int = 16000) -> np.ndarray:
     """Apply RawBoost choice 0..8 to a float64 waveform (length preserved)."""
     if choice == 0:
         return x
     if choice == 8:
-        return normalise_peak(lnl_convolutive_noise(x, rng) + isd_additive_noise(x, rng))
+        return normalise_peak(lnl_convolutive_noise(x, rng, sample_rate=sample_rate) + isd_additive_noise(x, rng))
     chains = {1: 'L', 2: 'I', 3: 'S', 4: 'LIS', 5: 'LI', 6: 'LS', 7: 'IS'}
-    steps = {'L': lnl_convolutive_noise, 'I': isd_additive_noise, 'S': ssi_additive_noise}
+    steps = {'L': lambda w, r: lnl_convolutive_noise(w, r, sample_rate=sample_rate), 'I': isd_additive_noise,
+             'S': lambda w, r: ssi_additive_noise(w, r, sample_rate=sample_rate)}
     if choice not in chains:
         raise ValueError(f"RawBoost choice must be 0..8, got {choice}")
     for step in chains[choice]:
@@ -133,5 +137,8 @@ def rawboost(x: np.ndarray, choice: int, rng: np.random.Generator) -> np.ndarray
 class RandomRawBoost:
     """Draw a RawBoost choice uniformly from 0..8 and apply it: (x, rng) -> x."""
 
+    def __init__(self, sample_rate: int = 16000):
+        self.sample_rate = sample_rate
+
     def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        return rawboost(x, int(rng.integers(NUM_CHOICES)), rng)
+        return rawboost(x, int(rng.integers(NUM_CHOICES)), rng, self.sample_rate)

@@ -28,7 +28,7 @@ from data.views import crop_samples
 
 
 def pipeline_throughput(trials, items: int) -> float:
-    dataset = TwoViewDataset(trials, crop_samples(404), crop_samples(303), RandomCodec(0.8), RandomRawBoost(), seed=0)
+    dataset = TwoViewDataset(trials, crop_samples(404), crop_samples(303), RandomCodec(0.8), RandomRawBoost(), rand_seed=0)
     loader = DataLoader(dataset, batch_size=1, shuffle=True, num_workers=1, worker_init_fn=seed_worker)
     iterator = iter(loader)
     next(iterator)  # worker start-up

@@ -9,7 +9,7 @@ import time
 import torch
 
 from arguments import get_args
-from models import build_detector
+from trainer.build import build_detector
 
 
 def main() -> None:

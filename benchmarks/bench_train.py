@@ -18,7 +18,7 @@ import torch
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 from arguments import get_args
 from demo.settings import DEMO_CACHE
-from trainer.ebm_step import ebm_step
+from trainer.ebm_step import training_step
 from trainer.trainer import Trainer
 
 
@@ -38,16 +38,14 @@ def main() -> None:
                      'name=bench'])[0]
     trainer = Trainer(args)
     trainer.loader.set_epoch(1)
-    lfcc = trainer.detector.lfcc
     trainer.model.train()
     batches = iter(trainer.loader)
     next(batches)  # worker start-up
     rows, start = 0, time.perf_counter()
     for _ in range(options.steps):
         long_wave, short_wave, labels = next(batches)
-        long_features = trainer.masking(lfcc(trainer.batch_augment(long_wave)))
-        short_features = trainer.masking(lfcc(trainer.batch_augment(short_wave)))
-        ebm_step(trainer.model, trainer.optimizer, trainer.objective, long_features, short_features, labels)
+        training_step(trainer.model, trainer.optimizer, trainer.objective, trainer.batch_augment, long_wave,
+                      short_wave, labels)
         rows += len(labels)
     elapsed = time.perf_counter() - start
     print(f"CPU, {torch.get_num_threads()} torch threads, {options.workers} data worker(s), batch {options.batch} "

@@ -1,6 +1,7 @@
 """The sets of an EBM run, read and checked before training (SPEC section 3)."""
 import os
-from typing import Callable, Dict, List
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional
 
 from data.protocol import (DF21_PROTOCOL, LA19_VOCODED, LA21_PROTOCOL, Trial, protocol_2019_path, read_asvspoof2019,
                            read_asvspoof2021_df, read_asvspoof2021_la, summary, vocoded_copies)
@@ -48,3 +49,16 @@ def evaluation_trials(args: dict, log: Callable[[str], None] = print) -> Dict[st
         log(summary(f"{name} eval", trials))
         sets[name] = trials
     return sets
+
+
+@dataclass
+class RunTrials:
+    """What a run reads from disk: the training trials (None when only evaluating) and
+    the evaluation sets. Read once, in the pre-flight check, and handed to the trainer."""
+    train: Optional[List[Trial]]
+    evaluation: Dict[str, List[Trial]]
+
+
+def run_trials(args: dict, log: Callable[[str], None] = print) -> RunTrials:
+    evaluation = evaluation_trials(args, log)
+    return RunTrials(None if args['TEST'] else training_trials(args, log), evaluation)

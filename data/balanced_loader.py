@@ -35,18 +35,18 @@ class BalancedLoader:
     """
 
     def __init__(self, bona: Dataset, spoof: Dataset, batch_size: int, ratio_bona: float, ratio_spoof: float,
-                 world_size: int = 1, rank: int = 0, num_workers: int = 0, seed: int = 0):
+                 world_size: int = 1, rank: int = 0, num_workers: int = 0, rand_seed: int = 0):
         self.bona_batch = per_rank_batch(batch_size, world_size, ratio_bona)
         self.spoof_batch = per_rank_batch(batch_size, world_size, ratio_spoof)
         if self.bona_batch < 2 or self.spoof_batch < 1:
             raise ValueError(f"batch_size={batch_size} over {world_size} processes gives {self.bona_batch} bona fide "
                              f"and {self.spoof_batch} spoof rows per process; the pair loss needs >= 2 bona fide")
         self.datasets = (bona, spoof)
-        self.samplers = [ResumableSampler(d, num_replicas=world_size, rank=rank, shuffle=True, seed=seed,
+        self.samplers = [ResumableSampler(d, num_replicas=world_size, rank=rank, shuffle=True, seed=rand_seed,
                                           drop_last=False) for d in (bona, spoof)]
         # own generators for the workers' base seeds, so that starting an iteration draws
         # nothing from the global torch generator (a resumed run then replays exactly)
-        self.seed, self.rank = seed, rank
+        self.seed, self.rank = rand_seed, rank
         self.generators = [torch.Generator(), torch.Generator()]
         self.loaders = [DataLoader(d, batch_size=b, sampler=s, num_workers=num_workers, drop_last=True,
                                    worker_init_fn=seed_worker, persistent_workers=False, pin_memory=False,

@@ -24,18 +24,18 @@ class TwoViewDataset(Dataset):
     """
 
     def __init__(self, trials: List[Trial], crop_long: int, crop_short: int, codec: Optional[Codec] = None,
-                 rawboost: Optional[Augment] = None, codec_crop_factor: float = 1.2, seed: int = 0, rank: int = 0,
-                 max_failure_rate: float = 0.01, sample_rate: int = 16000):
+                 rawboost: Optional[Augment] = None, codec_crop_factor: float = 1.2, rand_seed: int = 0,
+                 rank: int = 0, max_failure_rate: float = 0.01, sample_rate: int = 16000):
         self.trials, self.crop_long, self.crop_short = trials, crop_long, crop_short
         self.codec, self.rawboost, self.codec_crop_factor = codec, rawboost, codec_crop_factor
-        self.seed, self.rank, self.sample_rate = seed, rank, sample_rate
+        self.seed, self.rank, self.sample_rate = rand_seed, rank, sample_rate
         # one flag per distinct file, shared with the DataLoader workers
         paths = sorted({trial.path for trial in trials})
         self.file_ids = {path: i for i, path in enumerate(paths)}
         self.max_failure_rate = max_failure_rate
         self.unreadable = multiprocessing.Array('b', len(paths))
         self.failures = multiprocessing.Value('i', 0)
-        self.rng = np.random.default_rng([seed, rank])
+        self.rng = np.random.default_rng([rand_seed, rank])
 
     def set_epoch(self, epoch: int) -> None:
         """Reseed the in-process generator (num_workers=0) so that an epoch's draws

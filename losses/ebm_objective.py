@@ -2,20 +2,23 @@
 from typing import List, Sequence
 
 import torch
+from torch import nn
 
 from losses.bona_fide_pair import bona_fide_pair_loss
-from losses.eoc_softmax import EOCSoftmax, class_weights_from_ratios
+from losses.eoc_softmax import EOCSoftmax
 
 
-class EBMObjective:
+class EBMObjective(nn.Module):
     """loss_1 = sum_h w_h * (EOCS_h(long, all rows) + BPL_h(long, short; bona fide rows));
     loss_2 = sum_h w_h * EOCS_h(long; bona fide rows), the centroid-only objective.
 
-    Embedding lists hold one (B, D) tensor per head; `centroids` one (1, D) per head.
+    Embedding lists hold one (B, D) tensor per head; `centroids` one (1, D) per head. A
+    module, so that `.to(device)` moves the EOC-S class weights with it.
     """
 
     def __init__(self, eoc_softmax: EOCSoftmax, loss_weight: Sequence[float], alpha_cl: float = 30.0,
                  use_bpl: bool = True):
+        super().__init__()
         self.eoc_softmax = eoc_softmax
         self.loss_weight = list(loss_weight)
         self.alpha_cl = alpha_cl
@@ -36,10 +39,3 @@ class EBMObjective:
         labels = torch.ones(len(bona_embeddings[0]), dtype=torch.long, device=bona_embeddings[0].device)
         return sum(weight * self.eoc_softmax(bona_embeddings[h], centroids[h], labels)
                    for h, weight in enumerate(self.loss_weight))
-
-    @classmethod
-    def from_args(cls, args: dict) -> 'EBMObjective':
-        weights = class_weights_from_ratios(args['ratio_bona'], args['ratio_spoof']) \
-            if args['use_class_weight'] else None
-        eoc = EOCSoftmax(args['r_real'], args['r_fake'], args['alpha'], weights)
-        return cls(eoc, args['loss_weight'], args['alpha_cl'], args['use_bpl'])

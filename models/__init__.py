@@ -1,3 +1,3 @@
-from models.detector import Detector, build_detector
+from models.detector import Detector
 
-__all__ = ['Detector', 'build_detector']
+__all__ = ['Detector']

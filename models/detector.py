@@ -1,9 +1,10 @@
-"""The EBM detector: LFCC, HM-Conformer, five embedding heads and their centroids."""
-from typing import List, Optional
+"""The EBM detector: LFCC, feature masking, HM-Conformer, the embedding heads and their centroids."""
+from typing import List
 
 import torch
 from torch import nn
 
+from models.feature_masking import FeatureMasking
 from models.head import EmbeddingHead
 from models.hm_conformer import HMConformer
 from models.lfcc import LFCC
@@ -27,21 +28,25 @@ def cosine_to_centroid(embedding: torch.Tensor, centroid: torch.Tensor) -> torch
 
 
 class Detector(nn.Module):
-    """Waveform or LFCC features -> one (B, embedding_size) embedding per head.
+    """Waveform -> features -> one (B, embedding_size) embedding per head.
 
+    The detector decides its own features: `features(wave)` is the LFCC front end and,
+    in training mode, the feature masking; `forward(features)` gives the embeddings.
     Heads 0..n_cls-1 take the CLS levels, head n_cls the attentive pooling of the
     frames, the last head the aggregated embedding; the last head's cosine to its
     centroid is the system score. Each head has its own EOC-S centroid, owned here so
     that one checkpoint holds everything needed to score.
     """
 
-    def __init__(self, lfcc: LFCC, frontend: HMConformer, d_model: int, embedding_size: int):
+    def __init__(self, lfcc: LFCC, masking: FeatureMasking, frontend: HMConformer, embedding_size: int = 64):
         super().__init__()
         self.lfcc = lfcc
+        self.masking = masking
         self.frontend = frontend
-        num_heads = frontend.num_cls + 2
-        self.backends = nn.ModuleList(EmbeddingHead(d_model, embedding_size) for _ in range(num_heads))
-        self.centroids = nn.ParameterList(nn.Parameter(init_centroid(embedding_size)) for _ in range(num_heads))
+        self.backends = nn.ModuleList(EmbeddingHead(frontend.output_size, embedding_size)
+                                      for _ in range(frontend.num_heads))
+        self.centroids = nn.ParameterList(nn.Parameter(init_centroid(embedding_size))
+                                          for _ in range(frontend.num_heads))
 
     @property
     def num_heads(self) -> int:
@@ -51,26 +56,23 @@ class Detector(nn.Module):
         """State-dict names of the centroids (the parameters of the EBM step 2)."""
         return [f'centroids.{k}' for k in range(self.num_heads)]
 
-    def embed_features(self, features: torch.Tensor) -> List[torch.Tensor]:
+    def features(self, wave: torch.Tensor) -> torch.Tensor:
+        """wave (B, N) -> features (B, 1 + N // hop, bin_size); masked in training mode."""
+        return self.masking(self.lfcc(wave))
+
+    def forward(self, features: torch.Tensor) -> List[torch.Tensor]:
         """features (B, T, bin_size) -> [(B, embedding_size)] * num_heads."""
         aggregated, levels = self.frontend(features)
         inputs = levels + [aggregated]
         return [head(x) for head, x in zip(self.backends, inputs)]
 
-    def forward(self, wave: Optional[torch.Tensor] = None, *,
-                features: Optional[torch.Tensor] = None) -> List[torch.Tensor]:
-        """Give `wave` (B, N) or already computed `features` (B, T, bin_size)."""
-        if (wave is None) == (features is None):
-            raise ValueError('Detector: give exactly one of wave or features')
-        return self.embed_features(self.lfcc(wave) if features is None else features)
-
     def scores_from_features(self, features: torch.Tensor) -> torch.Tensor:
         """features (B, T, bin_size) -> (B,) cosine of the last head to its centroid."""
-        return cosine_to_centroid(self.embed_features(features)[-1], self.centroids[-1])
+        return cosine_to_centroid(self(features)[-1], self.centroids[-1])
 
     def score(self, wave: torch.Tensor) -> torch.Tensor:
         """wave (B, N) -> (B,) system scores."""
-        return self.scores_from_features(self.lfcc(wave))
+        return self.scores_from_features(self.features(wave))
 
     def load_hm_conformer_release(self, directory: str, tag: str = 'DF', epoch: int = 20,
                                   parts=('frontend', 'backend', 'loss')) -> List[str]:
@@ -80,12 +82,3 @@ class Detector(nn.Module):
     def save_hm_conformer_release(self, directory: str, tag: str = 'DF', epoch: int = 20) -> List[str]:
         """Write the eleven files of the authors' release layout; returns their paths."""
         return save_hm_conformer_release(self, directory, tag, epoch)
-
-
-def build_detector(args: dict) -> Detector:
-    lfcc = LFCC(args['sample_rate'], args['n_lfcc'], args['coef'], args['n_fft'], args['win_length'], args['hop'])
-    frontend = HMConformer(args['bin_size'], args['output_size'], args['attention_heads'], args['linear_units'],
-                           args['num_blocks'], args['cnn_module_kernel'], args['downsample_layer'],
-                           args['pooling_size'], args['encoder_dropout_rate'], args['dropout_rate'],
-                           args['embd_dropout_rate'])
-    return Detector(lfcc, frontend, args['output_size'], args['embedding_size'])

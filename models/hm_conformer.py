@@ -1,11 +1,17 @@
 """HM-Conformer: the encoder plus multi-level aggregation (the authors' 'frontend')."""
-from typing import List, Tuple
+from typing import List, Sequence, Tuple
 
 import torch
 from torch import nn
 
 from models.attentive_pooling import SelfWeightedPooling
 from models.encoder import HierarchicalConformerEncoder
+
+
+def num_heads(downsample_layer: Sequence[int]) -> int:
+    """Embedding heads of an HM-Conformer detector: one per CLS level (a level per
+    max-pooling block plus the last block), the pooled frames, the aggregate."""
+    return len(downsample_layer) + 1 + 2
 
 
 class HMConformer(nn.Module):
@@ -15,17 +21,21 @@ class HMConformer(nn.Module):
     e_last = Dropout_emb(attentive pooling of the final frames), and
     out = BN(Swish(fc(Dropout(cat(e_0, ..., e_last))))). Parameter names follow the
     authors' release: conformer_mp.*, fc0/bn0 .. fc{n-1}/bn{n-1}, attn, fc{n}/bn{n}.
+
+    Constructor arguments carry the names of their configuration keys (d = output_size).
     """
 
-    def __init__(self, input_size: int = 120, d_model: int = 128, attention_heads: int = 4,
-                 linear_units: int = 256, num_blocks: int = 6, kernel_size: int = 15,
+    def __init__(self, bin_size: int = 120, output_size: int = 128, attention_heads: int = 4,
+                 linear_units: int = 256, num_blocks: int = 6, cnn_module_kernel: int = 15,
                  downsample_layer: List[int] = (1, 3), pooling_size: int = 2,
                  encoder_dropout_rate: float = 0.1, dropout_rate: float = 0.35, embd_dropout_rate: float = 0.5):
         super().__init__()
-        self.conformer_mp = HierarchicalConformerEncoder(input_size, d_model, attention_heads, linear_units,
-                                                         num_blocks, kernel_size, downsample_layer, pooling_size,
-                                                         encoder_dropout_rate)
+        d_model = self.output_size = output_size
+        self.conformer_mp = HierarchicalConformerEncoder(bin_size, d_model, attention_heads, linear_units,
+                                                         num_blocks, cnn_module_kernel, downsample_layer,
+                                                         pooling_size, encoder_dropout_rate)
         self.num_cls = self.conformer_mp.num_cls
+        self.num_heads = num_heads(downsample_layer)
         for k in range(self.num_cls):
             self.add_module(f'fc{k}', nn.Linear(d_model, d_model))
             self.add_module(f'bn{k}', nn.BatchNorm1d(d_model))

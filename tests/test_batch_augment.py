@@ -4,7 +4,7 @@ import torch
 
 from augment.batch_augment import BatchAugment
 from augment.colored_noise import AddColoredNoise, colored_noise
-from augment.feature_masking import FeatureMasking
+from models.feature_masking import FeatureMasking
 
 
 def test_colored_noise_realises_the_drawn_snr():
@@ -63,12 +63,12 @@ def test_colored_noise_slope_is_twice_the_docstring_above_100_hz():
 
 def test_colored_noise_probability_zero_leaves_the_batch():
     wave = torch.randn(4, 1000)
-    assert torch.equal(AddColoredNoise(p=0.0)(wave), wave)
+    assert torch.equal(AddColoredNoise(colored_noise_p=0.0)(wave), wave)
 
 
 @pytest.mark.parametrize('factor', [0.9, 1.1, 1.0])
 def test_speed_perturbation_changes_length_by_the_factor(factor):
-    augment = BatchAugment(AddColoredNoise(p=0.0), [factor])
+    augment = BatchAugment(AddColoredNoise(colored_noise_p=0.0), [factor])
     out = augment(torch.randn(3, 64_600))
     assert out.shape[0] == 3
     assert abs(out.shape[1] - 64_600 / factor) <= 1

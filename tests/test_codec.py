@@ -97,7 +97,7 @@ def test_draw_frequencies_match_the_authors():
 def test_opus_switch():
     rng = np.random.default_rng(1)
     assert 'opus' not in {CodecAugment().draw(rng)[0] for _ in range(500)}
-    with_opus = CodecAugment(use_opus=True)
+    with_opus = CodecAugment(codec_opus=True)
     draws = [with_opus.draw(rng)[0] for _ in range(1200)]
     assert 150 < draws.count('opus') < 250
     x, _ = sf.read(FILES[0])
@@ -107,7 +107,7 @@ def test_opus_switch():
 
 def test_random_codec_probability():
     x = _white(n=4000)
-    augment = RandomCodec(p=0.8)
+    augment = RandomCodec(codec_p=0.8)
     changed = [not np.array_equal(augment(x, np.random.default_rng(s)), x) for s in range(200)]
     assert 0.7 < np.mean(changed) < 0.9
     assert np.array_equal(augment(x, np.random.default_rng(5)), augment(x, np.random.default_rng(5)))
@@ -115,5 +115,5 @@ def test_random_codec_probability():
 
 def test_random_codec_cuts_only_when_it_applies():
     x = _white(n=20_000)
-    assert len(RandomCodec(p=1.0)(x, np.random.default_rng(0), 6_000)) == 6_000
-    assert np.array_equal(RandomCodec(p=0.0)(x, np.random.default_rng(0), 6_000), x)
+    assert len(RandomCodec(codec_p=1.0)(x, np.random.default_rng(0), 6_000)) == 6_000
+    assert np.array_equal(RandomCodec(codec_p=0.0)(x, np.random.default_rng(0), 6_000), x)

@@ -56,7 +56,7 @@ def test_codec_sees_the_first_1_2_crops_only_when_applied():
 
 def test_two_view_items_on_real_audio():
     trials = [Trial(os.path.basename(p), p, 1, 'bonafide') for p in FILES]
-    dataset = TwoViewDataset(trials, 64_600, 48_440, rawboost=RandomRawBoost(), seed=1)
+    dataset = TwoViewDataset(trials, 64_600, 48_440, rawboost=RandomRawBoost(), rand_seed=1)
     long_view, short_view, label = dataset[0]
     assert long_view.shape == (64_600,) and short_view.shape == (48_440,) and label == 1
     assert long_view.dtype == torch.float32
@@ -72,7 +72,7 @@ def test_two_workers_and_two_ranks_augment_differently():
     trials = [Trial('same', FILES[0], 1, 'bonafide')] * 8
     views = []
     for rank in (0, 1):
-        dataset = TwoViewDataset(trials, 16_000, 8_000, rawboost=RandomRawBoost(), seed=1, rank=rank)
+        dataset = TwoViewDataset(trials, 16_000, 8_000, rawboost=RandomRawBoost(), rand_seed=1, rank=rank)
         torch.manual_seed(0)
         loader = DataLoader(dataset, batch_size=1, num_workers=2, worker_init_fn=seed_worker)
         views += [batch[1][0] for batch in loader]

@@ -6,8 +6,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from arguments import get_args
-from losses import EBMObjective
-from models import build_detector
+from trainer.build import build_detector, build_objective
 from trainer.distributed import wrap_detector
 from trainer.ebm_step import ebm_step
 
@@ -20,7 +19,7 @@ def _setup(extra=()):
     torch.manual_seed(0)
     detector = build_detector(args)
     optimizer = torch.optim.Adam(detector.parameters(), lr=args['lr'], weight_decay=args['weight_decay'])
-    return args, detector, optimizer, EBMObjective.from_args(args)
+    return args, detector, optimizer, build_objective(args)
 
 
 def _batch(seed=0, rows=10, bona=2):
@@ -158,7 +157,7 @@ def test_two_step_update_moves_the_centroid_toward_the_bona_fide_mean():
     def cosine_to_bona_mean():
         features, labels = _separable_batch(torch.Generator().manual_seed(99), rows=40, bona=20)
         with torch.no_grad():
-            embedding = detector(features=features)[-1][labels == 1]
+            embedding = detector(features)[-1][labels == 1]
         mean = torch.nn.functional.normalize(embedding, dim=1).mean(0)
         return torch.nn.functional.cosine_similarity(mean, detector.centroids[-1][0], dim=0).item()
 

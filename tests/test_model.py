@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from arguments import get_args
-from models import build_detector
+from trainer.build import build_detector
 from models.release import ReleaseLoadError
 from tests.conftest import FIXTURES
 
@@ -64,7 +64,7 @@ def test_shapes_through_the_hierarchy(detector, samples, frames):
     assert cls.shape == (2, 3, 128)
     assert frames_out.shape == (2, lengths[-1], 128)
     assert cls_from == [1, 3]
-    embeddings = detector(features=features)
+    embeddings = detector(features)
     assert [tuple(e.shape) for e in embeddings] == [(2, 64)] * 5
 
 
@@ -102,8 +102,8 @@ def test_first_cls_is_recorded_after_pooling(detector):
 def test_five_embeddings_differ_and_eval_is_deterministic(detector):
     detector.eval()
     wave = torch.randn(3, 16_000)
-    first = detector(wave)
-    second = detector(wave)
+    first = detector(detector.features(wave))
+    second = detector(detector.features(wave))
     for a, b in zip(first, second):
         assert torch.equal(a, b)
     for i in range(5):
@@ -114,8 +114,8 @@ def test_five_embeddings_differ_and_eval_is_deterministic(detector):
 
 def test_score_is_the_cosine_of_the_last_head(detector):
     detector.eval()
-    features = detector.lfcc(torch.randn(4, 16_000))
-    embedding = detector.embed_features(features)[-1]
+    features = detector.features(torch.randn(4, 16_000))
+    embedding = detector(features)[-1]
     centroid = detector.centroids[-1]
     expected = (embedding @ centroid.T).squeeze(1) / (embedding.norm(dim=1) * centroid.norm())
     assert torch.allclose(detector.scores_from_features(features), expected, atol=1e-6)
@@ -123,16 +123,24 @@ def test_score_is_the_cosine_of_the_last_head(detector):
 
 def test_gradients_reach_every_trainable_parameter(detector):
     detector.train()
-    embeddings = detector(torch.randn(4, 16_000))
+    embeddings = detector(detector.features(torch.randn(4, 16_000)))
     loss = sum((e @ c.T).sum() for e, c in zip(embeddings, detector.centroids))
     loss.backward()
     missing = [name for name, p in detector.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
     assert missing == []
 
 
-def test_detector_needs_exactly_one_input(detector):
-    with pytest.raises(ValueError, match='exactly one'):
-        detector()
+def test_the_detector_masks_its_features_in_training_mode_only(detector):
+    wave = torch.randn(2, 16_000)
+    plain = detector.lfcc(wave)
+    detector.eval()
+    assert torch.equal(detector.features(wave), plain)
+    detector.train()
+    masked = [detector.features(wave) for _ in range(5)]
+    assert any(not torch.equal(m, plain) for m in masked)
+    for m in masked:  # whole frames are zeroed, nothing else changes
+        changed = (m != plain).any(dim=2)
+        assert torch.equal(m[~changed], plain[~changed]) and (m[changed] == 0).all()
 
 
 def test_centroids_start_as_the_authors_plus_minus_one(detector):

@@ -14,7 +14,7 @@ from data.validation import DatasetError
 from trainer.checkpoint import CheckpointError, load_checkpoint
 from trainer.scoring import score_trials
 from trainer.trainer import Trainer, TrainingDiverged, seed_everything
-from models import build_detector
+from trainer.build import build_detector
 from tests.conftest import FIXTURES, TINY, tiny_args
 
 def _free_port():
@@ -82,7 +82,7 @@ def test_resume_mid_epoch_matches_an_uninterrupted_run(demo_corpus, tmp_path, mo
     straight.run()
     interrupted = Trainer(tiny_args(demo_corpus, tmp_path, 'name=stopped', *skip_eval))
     import trainer.trainer as module
-    original = module.ebm_step
+    original = module.training_step
     calls = []
 
     def stop_after_three(*a, **k):
@@ -91,9 +91,9 @@ def test_resume_mid_epoch_matches_an_uninterrupted_run(demo_corpus, tmp_path, mo
             interrupted.stop_requested = True  # what SIGINT does
         return original(*a, **k)
 
-    monkeypatch.setattr(module, 'ebm_step', stop_after_three)
+    monkeypatch.setattr(module, 'training_step', stop_after_three)
     interrupted.run()
-    monkeypatch.setattr(module, 'ebm_step', original)
+    monkeypatch.setattr(module, 'training_step', original)
     assert interrupted.step_in_epoch == 3 and interrupted.epoch == 0
     resumed = Trainer(tiny_args(demo_corpus, tmp_path, 'name=stopped', 'resume=auto', *skip_eval))
     resumed.run()
@@ -106,14 +106,14 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(demo_corpus, t
     args = tiny_args(demo_corpus, tmp_path, 'name=nan', 'path_21LA=None', 'path_21DF=None', 'eval_from_epoch=5')
     trainer = Trainer(args)
     import trainer.trainer as module
-    original, calls = module.ebm_step, []
+    original, calls = module.training_step, []
 
     def nan_in_epoch_two(*a, **k):
         calls.append(1)
         result = original(*a, **k)
         return result._replace(loss_1=float('nan')) if len(calls) == 23 else result
 
-    monkeypatch.setattr(module, 'ebm_step', nan_in_epoch_two)
+    monkeypatch.setattr(module, 'training_step', nan_in_epoch_two)
     with pytest.raises(TrainingDiverged, match=r'non-finite at step 23 \(epoch 2\)'):
         trainer.run()
     assert load_checkpoint(trainer.last_path)['epoch'] == 1

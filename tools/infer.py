@@ -19,7 +19,7 @@ import torch
 
 from data.audio import AudioReadError, read_audio
 from data.views import crop_samples, make_view
-from models import build_detector
+from trainer.build import build_detector
 from trainer.checkpoint import CheckpointError, load_checkpoint
 
 AUDIO_EXTENSIONS = ('.flac', '.wav', '.mp3', '.ogg', '.opus', '.aiff', '.aif', '.au')

@@ -1,5 +1,9 @@
-"""One EBM optimisation step (SPEC section 10): the 'Adam-based centroid update'."""
-from typing import List, NamedTuple, Optional
+"""One EBM optimisation step (SPEC section 10): the 'Adam-based centroid update'.
+
+`training_step` is the whole step from a batch of waveforms (batch augmentation, the
+detector's own features, then `ebm_step`); the trainer and the benchmarks share it.
+"""
+from typing import Callable, List, NamedTuple, Optional
 
 import torch
 from torch import nn
@@ -39,8 +43,8 @@ def ebm_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective: EBMO
     detector = unwrap(model)
     joint = centroid_update == 'joint'
     _set_trainable(detector, centroids=joint, others=True)
-    long_embeddings = model(features=long_features)
-    short_embeddings = model(features=short_features) if objective.use_bpl else None
+    long_embeddings = model(long_features)
+    short_embeddings = model(short_features) if objective.use_bpl else None
     loss_1 = objective.main_loss(long_embeddings, short_embeddings, list(detector.centroids), labels)
     optimizer.zero_grad(set_to_none=True)
     loss_1.backward()
@@ -58,7 +62,7 @@ def ebm_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective: EBMO
     # the centroid gradient loses its direction, the running statistics are biased), so
     # the whole batch is forwarded and its bona fide rows are taken.
     with torch.no_grad():
-        embeddings = detector(features=long_features)
+        embeddings = detector(long_features)
     bona_embeddings = [embedding[labels == 1] for embedding in embeddings]
     loss_2 = objective.centroid_loss(bona_embeddings, list(detector.centroids))
     optimizer.zero_grad(set_to_none=True)
@@ -67,3 +71,16 @@ def ebm_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective: EBMO
     optimizer.step()
     _set_trainable(detector, centroids=False, others=True)
     return StepResult(loss_1.item(), loss_2.item(), bona_embeddings)
+
+
+def training_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective: EBMObjective,
+                  batch_augment: Callable[[torch.Tensor], torch.Tensor], long_wave: torch.Tensor,
+                  short_wave: torch.Tensor, labels: torch.Tensor, centroid_update: str = 'adam_step') -> StepResult:
+    """long_wave (B, N), short_wave (B, N'), labels (B,), all on the model's device:
+    batch augmentation (noise, speed) of each view, the detector's features of each
+    (which the model in training mode masks), then `ebm_step`. The short view is
+    skipped when the objective has no pair loss."""
+    detector = unwrap(model)
+    long_features = detector.features(batch_augment(long_wave))
+    short_features = detector.features(batch_augment(short_wave)) if objective.use_bpl else None
+    return ebm_step(model, optimizer, objective, long_features, short_features, labels, centroid_update)

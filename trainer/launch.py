@@ -6,7 +6,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from data.asvspoof_sets import evaluation_trials, training_trials
+from data.asvspoof_sets import RunTrials, run_trials
 from trainer.checkpoint import load_checkpoint
 from trainer.trainer import Trainer
 from utils.run_folder import training_run_dir
@@ -27,7 +27,7 @@ def _device(local_rank: int) -> torch.device:
     return torch.device('cpu')
 
 
-def run_worker(rank: int, world_size: int, args: dict, port: int) -> None:
+def run_worker(rank: int, world_size: int, args: dict, port: int, trials: RunTrials) -> None:
     """Entry point of one spawned process (or of the only process)."""
     if world_size > 1:
         os.environ['MASTER_ADDR'], os.environ['MASTER_PORT'] = '127.0.0.1', str(port)
@@ -35,44 +35,45 @@ def run_worker(rank: int, world_size: int, args: dict, port: int) -> None:
         if not torch.cuda.is_available():
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // world_size))
     try:
-        Trainer(args, rank, world_size, _device(rank)).run()
+        Trainer(args, rank, world_size, _device(rank), trials).run()
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
 
 
-def _run_torchrun(args: dict) -> None:
+def _run_torchrun(args: dict, trials: RunTrials) -> None:
     rank, world_size = int(os.environ['RANK']), int(os.environ['WORLD_SIZE'])
     local_rank = int(os.environ.get('LOCAL_RANK', 0))
     dist.init_process_group('nccl' if torch.cuda.is_available() else 'gloo')
     try:
-        Trainer(args, rank, world_size, _device(local_rank)).run()
+        Trainer(args, rank, world_size, _device(local_rank), trials).run()
     finally:
         dist.destroy_process_group()
 
 
-def preflight(args: dict) -> None:
+def preflight(args: dict) -> RunTrials:
     """The checks that must pass before any process starts: datasets on disk, for TEST a
     readable checkpoint, for training a run folder no other live process holds. Raises
-    DatasetError / CheckpointError / RunFolderInUse naming the path."""
-    evaluation_trials(args, log=lambda line: None)
+    DatasetError / CheckpointError / RunFolderInUse naming the path; returns the trials
+    read, for the trainer."""
+    trials = run_trials(args)
     if args['TEST']:
         load_checkpoint(args['checkpoint'])
     else:
         RunLock(training_run_dir(args)).check()
-        training_trials(args, log=lambda line: None)
+    return trials
 
 
-def launch(args: dict) -> None:
+def launch(args: dict, trials: RunTrials) -> None:
     """torchrun when its environment is set; else one process per visible GPU; else
     `world_size` CPU processes (gloo)."""
     if 'RANK' in os.environ and 'WORLD_SIZE' in os.environ:
-        _run_torchrun(args)
+        _run_torchrun(args, trials)
         return
     if args['usable_gpu']:
         os.environ['CUDA_VISIBLE_DEVICES'] = str(args['usable_gpu'])
     world_size = torch.cuda.device_count() or args['world_size']
     if world_size == 1:
-        run_worker(0, 1, args, 0)
+        run_worker(0, 1, args, 0, trials)
     else:
-        mp.spawn(run_worker, args=(world_size, args, free_port()), nprocs=world_size, join=True)
+        mp.spawn(run_worker, args=(world_size, args, free_port(), trials), nprocs=world_size, join=True)

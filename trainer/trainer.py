@@ -1,5 +1,5 @@
-"""The training loop: balanced loaders, device-side augmentation, LFCC and masking, the
-two-step EBM update, the evaluation schedule, checkpoints and resume (SPEC 4, 6, 10, 11)."""
+"""The training loop: epochs of two-step EBM updates, the evaluation schedule,
+checkpoints and resume (SPEC 4, 10, 11). The parts it drives are built in trainer/build.py."""
 import os
 import random
 import signal
@@ -11,22 +11,15 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from augment.batch_augment import BatchAugment
-from augment.codec import RandomCodec
-from augment.feature_masking import FeatureMasking
-from augment.rawboost import RandomRawBoost
-from data.asvspoof_sets import evaluation_trials, training_trials
-from data.balanced_loader import BalancedLoader
-from data.datasets import TwoViewDataset
-from data.protocol import LA19_ASV_EVAL_SCORES, Trial
+from data.asvspoof_sets import RunTrials, run_trials
+from data.protocol import LA19_ASV_EVAL_SCORES
 from data.views import crop_samples
-from losses import EBMObjective
-from models import build_detector
 from trainer.checkpoint import (load_checkpoint, resolve_resume, restore_rng_states, rng_states,
                                 save_checkpoint)
-from trainer.distributed import broadcast_buffers, is_distributed, unwrap, wrap_detector
+from trainer.build import build_training_parts
 from trainer.centroid_monitor import CentroidMonitor
-from trainer.ebm_step import ebm_step
+from trainer.distributed import broadcast_buffers, is_distributed
+from trainer.ebm_step import training_step
 from evaluation.report import SetReport, report_set
 from trainer.scoring import score_trials
 from utils.experiment_logger import ExperimentLogger, build_logger
@@ -58,7 +51,11 @@ def should_evaluate(epoch: int, last_epoch: int, eval_from_epoch: int, eval_ever
 
 
 class Trainer:
-    def __init__(self, args: dict, rank: int = 0, world_size: int = 1, device: torch.device = torch.device('cpu')):
+    """Trains (or, with TEST, evaluates) one run. `trials` are the ones the pre-flight
+    check read; without them the trainer reads the datasets itself."""
+
+    def __init__(self, args: dict, rank: int = 0, world_size: int = 1, device: torch.device = torch.device('cpu'),
+                 trials: Optional[RunTrials] = None):
         self.args, self.rank, self.world_size, self.device = args, rank, world_size, device
         self.is_main = rank == 0
         seed_everything(args['rand_seed'], args['cudnn_deterministic'])
@@ -71,22 +68,13 @@ class Trainer:
             if args['TEST']:
                 self.log(f"evaluation-only run: writing to {self.run_dir} (nothing is written beside the checkpoint)")
             self.logger = build_logger(args, root=self.run_dir)
-        self.eval_sets = evaluation_trials(args, self.log)
-        self.loader = None if args['TEST'] else self._training_loader(training_trials(args, self.log))
-
-        detector = build_detector(args).to(device)
-        if world_size > 1 and device.type == 'cuda':
-            detector = torch.nn.SyncBatchNorm.convert_sync_batchnorm(detector)
-        self.detector = detector
-        self.model = wrap_detector(detector, [device.index] if device.type == 'cuda' else None)
-        self.optimizer = torch.optim.Adam(detector.parameters(), lr=args['lr'], weight_decay=args['weight_decay'])
-        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
-            self.optimizer, T_0=args['T_0'], T_mult=args['T_mult'], eta_min=args['lr_min'])
-        self.objective = EBMObjective.from_args(args)
-        self.objective.eoc_softmax.to(device)
-        self.batch_augment = BatchAugment.from_args(args).to(device)
-        self.masking = FeatureMasking(args['mask_max'], args['mask_p'], args['mask_axis'])
-        self.centroid_monitor = CentroidMonitor(detector.num_heads)
+        trials = trials if trials is not None else run_trials(args, self.log)
+        self.eval_sets = trials.evaluation
+        parts = build_training_parts(args, trials.train, rank, world_size, device)
+        self.detector, self.model, self.loader = parts.detector, parts.model, parts.loader
+        self.optimizer, self.scheduler = parts.optimizer, parts.scheduler
+        self.objective, self.batch_augment = parts.objective, parts.batch_augment
+        self.centroid_monitor = CentroidMonitor(self.detector.num_heads)
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
         self.best: Dict[str, dict] = {}
         self.stop_requested = False
@@ -101,21 +89,6 @@ class Trainer:
     @property
     def last_path(self) -> Optional[str]:
         return os.path.join(self.run_dir, 'models', 'last.pt') if self.run_dir else None
-
-    def _training_loader(self, trials: List[Trial]) -> BalancedLoader:
-        args = self.args
-        codec = RandomCodec(args['codec_p'], args['codec_opus'], args['g711_round_trip']) if args['codec_p'] else None
-        rawboost = RandomRawBoost() if args['rawboost'] else None
-
-        def dataset(rows):
-            return TwoViewDataset(rows, crop_samples(args['num_train_frames'], args['hop']),
-                                  crop_samples(args['num_train_frames_short'], args['hop']), codec, rawboost,
-                                  args['codec_crop_factor'], args['rand_seed'], self.rank,
-                                  sample_rate=args['sample_rate'])
-
-        return BalancedLoader(dataset([t for t in trials if t.label == 1]), dataset([t for t in trials if t.label == 0]),
-                              args['batch_size'], args['ratio_bona'], args['ratio_spoof'], self.world_size,
-                              self.rank, args['num_workers'], args['rand_seed'])
 
     def _agree(self, *flags: bool) -> List[bool]:
         """Any rank's flag counts for all ranks (keeps collectives in step)."""
@@ -217,20 +190,15 @@ class Trainer:
             self.loader.restore_rng_states(self.pending_data_rng)
             self.pending_data_rng = None
         self.model.train()
-        self.masking.train()
-        lfcc = unwrap(self.model).lfcc
         batches = self.loader.iterate(self.step_in_epoch)
         progress = tqdm(batches, total=len(self.loader), initial=self.step_in_epoch, disable=not self.is_main,
                         desc=f"epoch {epoch}/{self.args['epoch']}", dynamic_ncols=True)
         sums, steps = [0.0, 0.0], 0
         self.centroid_monitor.reset()
         for long_wave, short_wave, labels in progress:
-            long_wave, short_wave = long_wave.to(self.device), short_wave.to(self.device)
-            labels = labels.to(self.device)
-            long_features = self.masking(lfcc(self.batch_augment(long_wave)))
-            short_features = self.masking(lfcc(self.batch_augment(short_wave))) if self.objective.use_bpl else None
-            loss_1, loss_2, bona_embeddings = ebm_step(self.model, self.optimizer, self.objective, long_features,
-                                                       short_features, labels, self.args['centroid_update'])
+            loss_1, loss_2, bona_embeddings = training_step(
+                self.model, self.optimizer, self.objective, self.batch_augment, long_wave.to(self.device),
+                short_wave.to(self.device), labels.to(self.device), self.args['centroid_update'])
             self.centroid_monitor.update(bona_embeddings)
             diverged, stop = self._agree(not np.isfinite(loss_1) or (loss_2 is not None and not np.isfinite(loss_2)),
                                          self.stop_requested)
@@ -271,7 +239,7 @@ class Trainer:
             self.resume(resume)
             if self.is_main:
                 # a run killed after its last checkpoint logged steps that are now replayed
-                self.logger.local.truncate_metrics(
+                self.logger.truncate_metrics(
                     lambda name: self.global_step if name in STEP_METRICS else self.epoch)
         if self.is_main:
             if self.args['eval_from_epoch'] > self.args['epoch']:
@@ -279,7 +247,7 @@ class Trainer:
                          f"{self.args['eval_from_epoch']}, so no evaluation is scheduled; the run evaluates once "
                          f"after its last epoch to give its checkpoint a decision threshold")
             self.logger.log_parameters(self.args)
-            self.logger.local.copy_source(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+            self.logger.copy_source(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         self._install_signal_handlers()
         while self.epoch < self.args['epoch']:
             epoch = self.epoch + 1

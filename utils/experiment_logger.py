@@ -25,6 +25,15 @@ class ExperimentLogger:
         for logger in self.loggers:
             logger.log_metric(name, value, step)
 
+    def truncate_metrics(self, last_step) -> None:
+        """Local metric files only (Neptune series cannot be cut): see LocalLogger."""
+        if self.local is not None:
+            self.local.truncate_metrics(last_step)
+
+    def copy_source(self, source_root: str) -> None:
+        if self.local is not None:
+            self.local.copy_source(source_root)
+
     def log_image(self, name: str, figure) -> None:
         for logger in self.loggers:
             logger.log_image(name, figure)

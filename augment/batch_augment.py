@@ -1,4 +1,4 @@
-"""Batch augmentation on the training device (SPEC section 6): coloured noise, then speed."""
+"""Batch augmentation on the training device (docs/method.md section 6): coloured noise, then speed."""
 from typing import Sequence
 
 import torch

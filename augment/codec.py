@@ -1,5 +1,6 @@
-"""Codec augmentation in process (SPEC section 5): MP3, Ogg Vorbis, AAC, A-law, mu-law
-(and Opus behind a switch). No external program is started.
+"""Codec augmentation in process (docs/method.md section 5): MP3, Ogg Vorbis, AAC, A-law, mu-law
+(and Opus behind a switch). No external program is started (DEVIATION:in-process-codecs:
+the authors pipe each item through an ffmpeg process).
 
 MP3, Vorbis and Opus go through libsndfile (soundfile) in memory; AAC through PyAV
 (FFmpeg's libraries). Every round trip returns a float64 16 kHz waveform of exactly
@@ -104,9 +105,9 @@ def _quantise_8bit(y: np.ndarray) -> np.ndarray:
 def g711_round_trip(x: np.ndarray, law: str, round_trip: bool = False, sample_rate: int = 16000) -> np.ndarray:
     """FFT-resample to 8 kHz, peak-normalise if above 1, compress, FFT-resample to `sample_rate`.
 
-    Faithful quirk (round_trip False): only the compression curve is applied, a static
+    QUIRK:g711-curve-only (round_trip False): only the compression curve is applied, a static
     non-linear distortion. round_trip True quantises to 8 bits and expands: a real G.711
-    round trip. As in the authors' code the result is not peak-normalised after the
+    round trip. QUIRK:g711-no-renorm: as in the authors' code the result is not peak-normalised after the
     resampling back, so the FFT resampling's ripple may take it slightly past [-1, 1].
     """
     narrow = signal.resample(x, int(round(len(x) * 8000 / sample_rate)))
@@ -154,7 +155,7 @@ class CodecAugment:
 class RandomCodec:
     """Apply CodecAugment with probability codec_p (0.8 by default): (x, rng, keep) -> x.
 
-    Only when the codec is applied is the waveform first cut to its first `keep`
+    QUIRK:codec-cut: only when the codec is applied is the waveform first cut to its first `keep`
     samples (the authors encode 1.2 x the crop, not the whole file); otherwise it is
     returned whole, so a later random window ranges over the whole file.
     """

@@ -1,4 +1,4 @@
-"""Coloured noise added on the training device, per example (SPEC section 6)."""
+"""Coloured noise added on the training device, per example (docs/method.md section 6)."""
 import torch
 from torch import nn
 
@@ -8,7 +8,7 @@ def colored_noise(f_decay: torch.Tensor, num_samples: int, sample_rate: int = 16
     """Unit-RMS coloured noise as torch-audiomentations' AddColoredNoise makes it:
     (B,) f_decay -> (B, num_samples).
 
-    One second of white Gaussian noise per example, its spectrum multiplied by the
+    QUIRK:colored-noise-one-second. One second of white Gaussian noise per example, its spectrum multiplied by the
     amplitude mask 1 / linspace(1, sqrt(sample_rate / 2), n_bins) ** f_decay, back to
     the time domain, RMS-normalised, and tiled to `num_samples` (the noise repeats every
     second). The library's docstring says power 1 / f ** f_decay; its mask is linear in

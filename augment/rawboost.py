@@ -58,7 +58,7 @@ def random_notch_filter(rng: np.random.Generator, min_gain: float = 0.0, max_gai
 def filter_fir(x: np.ndarray, taps: np.ndarray) -> np.ndarray:
     """Filter with end padding of len(taps) + 1 zeros and keep a centred segment of len(x).
 
-    Faithful quirk: the kept segment starts at (len(taps) + 1) // 2, one sample past
+    QUIRK:fir-one-sample-lead: the kept segment starts at (len(taps) + 1) // 2, one sample past
     the group delay of an odd-length linear-phase filter, so the output leads by one
     sample. The FIR filter runs as an FFT convolution: the authors' `lfilter` result up
     to float rounding, several times faster for these long filters.
@@ -76,7 +76,8 @@ def lnl_convolutive_noise(x: np.ndarray, rng: np.random.Generator, n_orders: int
                           sample_rate: int = 16000) -> np.ndarray:
     """Linear and non-linear convolutive noise: sum_i filter_i(x ** i), i = 1..n_orders.
 
-    Order 1 has gain U[0, 0] dB, orders >= 2 gain U[-min_bias, -max_bias] dB; the sum is
+    Order 1 has gain U[0, 0] dB, orders >= 2 gain U[-min_bias, -max_bias] dB (QUIRK:rawboost-gain-range:
+    the lower bound above the upper, as published and drawn as such); the sum is
     mean-removed and peak-normalised if above 1. `make_filter(order, min_gain, max_gain)`
     replaces the random notch filters (tests use it).
     """

@@ -1,4 +1,4 @@
-"""Balanced bona fide / spoof batches under DistributedDataParallel (SPEC section 4)."""
+"""Balanced bona fide / spoof batches under DistributedDataParallel (docs/method.md section 4)."""
 from typing import Iterator, Tuple
 
 import torch
@@ -28,7 +28,7 @@ class BalancedLoader:
     """Yields (long (B, N), short (B, N'), labels (B,)) with the bona fide rows first.
 
     Two DataLoaders, each with its own DistributedSampler(shuffle=True); the one with
-    more batches defines the epoch (the bona fide one on a tie, as the authors' train.py
+    more batches defines the epoch (QUIRK:larger-loader-epoch: the bona fide one on a tie, as the authors' train.py
     decides), the other is restarted whenever it runs out. With the published ratios
     and without the vocoder copies that is the bona fide loader (2,580 / 4 = 645
     batches against 22,800 / 36 = 633); with them, the spoof loader.

@@ -1,4 +1,4 @@
-"""Training (two views) and evaluation datasets over ASVspoof trials (SPEC section 5)."""
+"""Training (two views) and evaluation datasets over ASVspoof trials (docs/method.md section 5)."""
 import multiprocessing
 import sys
 from typing import List, Optional, Tuple

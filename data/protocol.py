@@ -1,4 +1,4 @@
-"""ASVspoof protocol readers: one `Trial` per row (SPEC section 3)."""
+"""ASVspoof protocol readers: one `Trial` per row (docs/method.md section 3)."""
 import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional

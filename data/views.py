@@ -1,4 +1,4 @@
-"""Cutting one training view from a waveform (SPEC section 5)."""
+"""Cutting one training view from a waveform (docs/method.md section 5)."""
 from typing import Callable, Optional
 
 import numpy as np

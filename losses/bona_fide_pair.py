@@ -8,7 +8,7 @@ def bona_fide_pair_loss(long_view: torch.Tensor, short_view: torch.Tensor, beta:
     """Pull together the two views of bona fide utterances.
 
     long_view, short_view: (B_bona, D) embeddings of the bona fide rows only.
-    C = unit(long) @ unit(short)^T over ALL pairs (not only the matching diagonal, as
+    QUIRK:bpl-all-pairs: C = unit(long) @ unit(short)^T over ALL pairs (not only the matching diagonal, as
     in the authors' code, so different bona fide utterances are drawn together too);
     loss = mean(softplus(beta * (1 - C))) - offset.
     """

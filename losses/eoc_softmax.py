@@ -21,7 +21,7 @@ class EOCSoftmax(nn.Module):
         bona fide (label 1): softplus(alpha * (r_real - s))
         spoof     (label 0): softplus(alpha * (s - r_fake))
 
-    Rows are weighted by `class_weight[label]` only when the batch has more than four
+    QUIRK:class-weight-over-four-rows: rows are weighted by `class_weight[label]` only when the batch has more than four
     rows (faithful quirk of the authors' code: the bona-fide-only centroid step of a
     default batch has exactly four rows and so is never weighted), then averaged.
     The centroid itself is a parameter of the model; it is passed in as a tensor.

@@ -18,7 +18,7 @@ class ConformerBlock(nn.Module):
         x += 0.5 * FFN(LN(x)); x = LN_final(x)
     A pooling block then splits [first CLS, other CLS, frames], max-pools the frames
     in time, re-applies the relative positional encoding to [other CLS, pooled frames]
-    (a fresh sqrt(d) scaling and position table, as the authors do) and puts the first
+    (QUIRK:pool-rescale: a fresh sqrt(d) scaling and position table, as the authors do) and puts the first
     CLS back in front. The encoder records and removes that first CLS afterwards.
     """
 

@@ -6,7 +6,7 @@ from torch import nn
 class ConvolutionModule(nn.Module):
     """Pointwise conv + GLU, depthwise conv, BatchNorm, Swish, pointwise conv.
 
-    x (B, L, d) -> (B, L, d). Faithful quirk: the first `len_cls` positions (the CLS
+    x (B, L, d) -> (B, L, d). QUIRK:conv-skips-cls: the first `len_cls` positions (the CLS
     tokens) skip the module and are returned as they came in, so the block's residual
     add turns a CLS row c into c + LN(c); only the frames are convolved (with their
     own zero padding at the edges).

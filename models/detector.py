@@ -12,7 +12,7 @@ from models.release import load_hm_conformer_release, save_hm_conformer_release
 
 
 def init_centroid(embedding_size: int) -> torch.Tensor:
-    """A (1, D) centroid initialised as the authors' OC-Softmax weight: Kaiming-uniform
+    """QUIRK:centroid-plus-minus-one. A (1, D) centroid initialised as the authors' OC-Softmax weight: Kaiming-uniform
     with a = 0.25, then renorm along dim 1 to 1e-5 and times 1e5. Each column of a (1, D)
     tensor is one entry, so every entry becomes +-1 and the norm is sqrt(D). The scale
     matters: Adam moves each entry by about lr per step, so the centroid's turning rate

@@ -1,5 +1,5 @@
 """Masking of the LFCC features during training, part of the feature front end as in the
-HM-Conformer authors' LFCC module (SPEC section 7)."""
+HM-Conformer authors' LFCC module (docs/method.md section 7)."""
 import torch
 import torchaudio
 from torch import nn
@@ -9,7 +9,7 @@ class FeatureMasking(nn.Module):
     """features (B, T, C) -> masked features, with probability mask_p per batch, in
     training mode only.
 
-    mask_axis 'time' (faithful quirk): torchaudio FrequencyMasking(mask_max) applied to the
+    mask_axis 'time' (QUIRK:mask-frames): torchaudio FrequencyMasking(mask_max) applied to the
     (B, T, C) tensor masks its second-to-last axis, i.e. up to `mask_max` consecutive
     FRAMES (all coefficients), one mask shared by the whole batch.
     mask_axis 'coefficient': the same mask over up to `mask_max` consecutive coefficients.

@@ -23,6 +23,8 @@ class HMConformer(nn.Module):
     authors' release: conformer_mp.*, fc0/bn0 .. fc{n-1}/bn{n-1}, attn, fc{n}/bn{n}.
 
     Constructor arguments carry the names of their configuration keys (d = output_size).
+    QUIRK:encoder-dropout-default: the authors never pass their dropout settings to the
+    encoder, so its own default 0.1 applies; `encoder_dropout_rate` keeps that value.
     """
 
     def __init__(self, bin_size: int = 120, output_size: int = 128, attention_heads: int = 4,

@@ -1,4 +1,4 @@
-"""LFCC front end of HM-Conformer (SPEC section 7)."""
+"""LFCC front end of HM-Conformer (docs/method.md section 7)."""
 import math
 
 import torch

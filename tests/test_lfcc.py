@@ -1,4 +1,4 @@
-"""LFCC against an independent numpy/scipy computation written from SPEC section 7."""
+"""LFCC against an independent numpy/scipy computation written from docs/method.md section 7."""
 import glob
 import os
 
@@ -10,7 +10,7 @@ import soundfile as sf
 import torch
 
 from models.lfcc import LFCC
-from tests.conftest import FIXTURES
+from tests.helpers import FIXTURES
 
 FILES = sorted(glob.glob(os.path.join(FIXTURES, 'asvspoof2019_la', '*.flac')))
 

@@ -1,4 +1,4 @@
-"""One EBM optimisation step (SPEC section 10): the 'Adam-based centroid update'.
+"""One EBM optimisation step (docs/method.md section 10): the 'Adam-based centroid update'.
 
 `training_step` is the whole step from a batch of waveforms (batch augmentation, the
 detector's own features, then `ebm_step`); the trainer and the benchmarks share it.
@@ -55,7 +55,7 @@ def ebm_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective: EBMO
         return StepResult(loss_1.item(), None, [e.detach()[labels == 1] for e in long_embeddings])
 
     _set_trainable(detector, centroids=True, others=False)
-    # The authors forward the bona fide rows alone here; their classifier (XLS-R + bridge)
+    # DEVIATION:step2-whole-batch. The authors forward the bona fide rows alone here; their classifier (XLS-R + bridge)
     # normalises with LayerNorm, row by row, so that equals the bona fide rows of a
     # whole-batch forward. The HM-Conformer heads end in BatchNorm, which would standardise
     # every dimension over the few bona fide rows alone (their mean becomes the BN bias,

@@ -1,0 +1,65 @@
+"""trainer/build.py: every part takes its configuration keys by name, so a changed key
+reaches the part that uses it; sample_rate reaches every part that needs a rate."""
+import numpy as np
+import pytest
+import torch
+
+from arguments import get_args
+from augment.rawboost import random_notch_filter, rawboost
+from data.protocol import Trial
+from trainer.build import build_batch_augment, build_detector, build_objective, build_training_loader, detector_keys
+
+
+def test_model_keys_reach_the_detector():
+    args = get_args(['output_size=32', 'linear_units=48', 'embedding_size=16', 'n_lfcc=20', 'bin_size=60',
+                     'mask_max=7', 'mask_axis=coefficient', 'mask_p=0.5', 'num_blocks=5', 'cnn_module_kernel=7',
+                     'attention_heads=2'])[0]
+    detector = build_detector(args)
+    assert detector.lfcc.filter_bank.shape == (257, 20)
+    assert detector.masking.axis == 'coefficient' and detector.masking.p == 0.5
+    assert detector.masking.mask.mask_param == 7
+    assert len(detector.frontend.conformer_mp.encoders) == 5
+    assert detector.backends[0].fc.weight.shape == (16, 32)
+    assert detector.frontend.conformer_mp.encoders[0].feed_forward.w_1.weight.shape == (48, 32)
+    assert {'output_size', 'embedding_size', 'n_lfcc', 'mask_max', 'cnn_module_kernel'} <= set(detector_keys(args))
+    assert detector(torch.randn(2, 40, 60))[0].shape == (2, 16)
+
+
+def test_loss_and_augmentation_keys_reach_their_parts():
+    args = get_args(['r_real=0.8', 'alpha=10', 'alpha_cl=5', 'use_bpl=False', 'use_class_weight=False',
+                     'snr_min=3', 'snr_max=4', 'speed_factors=[1.0]', 'sample_rate=8000'])[0]
+    objective = build_objective(args)
+    assert (objective.eoc_softmax.r_real, objective.eoc_softmax.alpha) == (0.8, 10)
+    assert objective.alpha_cl == 5 and not objective.use_bpl and objective.eoc_softmax.class_weight is None
+    augment = build_batch_augment(args)
+    assert (augment.colored_noise.snr_min, augment.colored_noise.snr_max) == (3, 4)
+    assert augment.colored_noise.sample_rate == 8000
+
+
+def test_sample_rate_and_seed_reach_the_data_workers(tmp_path):
+    import soundfile as sf
+    trials = []
+    for i in range(8):
+        path = str(tmp_path / f'{i}.flac')
+        sf.write(path, 0.1 * np.random.default_rng(i).standard_normal(8000), 8000)
+        trials.append(Trial(str(i), path, int(i < 4), 'bonafide' if i < 4 else 'A01'))
+    args = get_args(['sample_rate=8000', 'rand_seed=7', 'batch_size=4', 'ratio_bona=0.5', 'ratio_spoof=0.5',
+                     'num_workers=0', 'codec_p=1.0'])[0]
+    loader = build_training_loader(args, trials)
+    bona, spoof = loader.datasets
+    assert bona.sample_rate == 8000 and bona.seed == 7
+    assert bona.codec.codec.sample_rate == 8000 and bona.rawboost.sample_rate == 8000
+    long_view, short_view, labels = next(iter(loader))
+    assert long_view.shape[0] == 4 and torch.isfinite(long_view).all() and labels.tolist() == [1, 1, 0, 0]
+
+
+@pytest.mark.parametrize('sample_rate', [8000, 22050])
+def test_rawboost_notches_stay_below_nyquist_at_any_rate(sample_rate):
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        taps = random_notch_filter(rng, fs=sample_rate)
+        assert np.isfinite(taps).all()
+    x = 0.3 * np.random.default_rng(1).standard_normal(sample_rate)
+    for choice in range(9):
+        y = rawboost(x, choice, np.random.default_rng(choice), sample_rate)
+        assert y.shape == x.shape and np.isfinite(y).all()

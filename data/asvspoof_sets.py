@@ -1,11 +1,11 @@
-"""The sets of an EBM run, read and checked before training (SPEC section 3)."""
+"""The sets of an EBM run, read and checked before training (docs/method.md section 3)."""
 import os
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional
 
 from data.protocol import (DF21_PROTOCOL, LA19_VOCODED, LA21_PROTOCOL, Trial, protocol_2019_path, read_asvspoof2019,
                            read_asvspoof2021_df, read_asvspoof2021_la, summary, vocoded_copies)
-from data.validation import check_audio, check_protocol, check_root
+from data.validation import check_audio, check_protocol, check_readable, check_root, check_trials
 
 EVAL_SETS = {
     '19LA': ('path_19LA', lambda root: read_asvspoof2019(root, 'eval'),
@@ -21,12 +21,15 @@ def training_trials(args: dict, log: Callable[[str], None] = print) -> List[Tria
     check_root('19LA', root, 'path_19LA')
     check_protocol('19LA', protocol_2019_path(root, 'train'))
     trials = read_asvspoof2019(root, 'train')
+    check_trials('19LA train', trials, protocol_2019_path(root, 'train'))
     check_audio('19LA train', trials, '19LA')
+    check_readable('19LA train', trials)
     log(summary('19LA train', trials))
     folder = os.path.join(root, LA19_VOCODED)
     if args['use_vocoder_copies'] and os.path.isdir(folder):
         copies = vocoded_copies(root, trials)
         check_audio('19LA train HiFi-GAN copies', copies, '19LA')
+        check_readable('19LA train HiFi-GAN copies', copies)
         log(summary('19LA train HiFi-GAN copies', copies))
         trials = trials + copies
     elif args['use_vocoder_copies']:
@@ -45,7 +48,9 @@ def evaluation_trials(args: dict, log: Callable[[str], None] = print) -> Dict[st
         check_root(name, root, key)
         check_protocol(name, protocol(root))
         trials = read(root)
+        check_trials(f"{name} eval", trials, protocol(root))
         check_audio(f"{name} eval", trials, name)
+        check_readable(f"{name} eval", trials)
         log(summary(f"{name} eval", trials))
         sets[name] = trials
     return sets

@@ -1,6 +1,11 @@
 """Pre-flight checks of a dataset on disk, before any training starts."""
 import os
-from typing import Dict, List
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import Dict, List, Optional, Tuple
+
+import soundfile as sf
+from tqdm import tqdm
 
 from data.protocol import Trial
 
@@ -55,3 +60,69 @@ def check_audio(name: str, trials: List[Trial], layout: str) -> None:
         raise DatasetError(f"{name}: {len(missing):,} of {len(trials):,} audio files listed in the protocol are "
                            f"missing; the first {min(5, len(missing))}:\n    {first}\n"
                            f"Expected layout:\n{LAYOUTS[layout]}")
+
+
+def check_trials(name: str, trials: List[Trial], protocol: str, need_both_classes: bool = True) -> None:
+    """A protocol that lists nothing, lists an utterance twice, or (for an EER) lacks a
+    class is named with its counts before anything trains."""
+    if not trials:
+        raise DatasetError(f"{name}: protocol {protocol} lists no trials")
+    counts = Counter(trial.utt_id for trial in trials)
+    duplicates = sorted(utt for utt, count in counts.items() if count > 1)
+    if duplicates:
+        raise DatasetError(f"{name}: protocol {protocol} lists {len(duplicates):,} utterance ids more than once: "
+                           f"{', '.join(duplicates[:10])}{' ...' if len(duplicates) > 10 else ''}")
+    bona = sum(trial.label for trial in trials)
+    if need_both_classes and (bona == 0 or bona == len(trials)):
+        raise DatasetError(f"{name}: protocol {protocol} has {bona:,} bona fide and {len(trials) - bona:,} spoof "
+                           f"rows; both classes are needed")
+
+
+def flac_frames(path: str) -> Optional[int]:
+    """The sample count a FLAC file's STREAMINFO announces, read from its first 42 bytes;
+    None when the file does not start with a plain STREAMINFO block announcing a rate
+    and a count (then libsndfile decides)."""
+    with open(path, 'rb') as handle:
+        head = handle.read(42)
+    if len(head) < 42 or head[:4] != b'fLaC' or head[4] & 0x7F != 0 or int.from_bytes(head[5:8], 'big') != 34:
+        return None
+    fields = int.from_bytes(head[18:26], 'big')  # 20 bits rate, 3 channels, 5 bits per sample, 36 samples
+    rate, frames = fields >> 44, fields & (2 ** 36 - 1)
+    return frames if rate > 0 and frames > 0 else None
+
+
+def _header_problem(path: str) -> Optional[str]:
+    """None when the file's header can be read and announces at least one frame. FLAC
+    headers are parsed directly (ten times faster than libsndfile for a DF-size set)."""
+    try:
+        if flac_frames(path):
+            return None
+    except OSError as error:
+        return f"{type(error).__name__}: {error}"
+    try:
+        info = sf.info(path)
+    except Exception as error:  # libsndfile raises RuntimeError / LibsndfileError / TypeError
+        return f"{type(error).__name__}: {error}"
+    if info.frames <= 0:
+        return 'no audio frames'
+    return None
+
+
+def unreadable_audio(trials: List[Trial], name: str = 'audio', workers: Optional[int] = None,
+                     progress: bool = True) -> List[Tuple[str, str]]:
+    """(path, problem) for every trial whose file header cannot be read, checked in
+    `workers` threads (by default two per core: the reads wait on the disk, the parsing
+    holds the GIL) with a progress bar."""
+    workers = workers or min(32, 2 * (os.cpu_count() or 1))
+    paths = sorted({trial.path for trial in trials})
+    with ThreadPoolExecutor(workers) as pool:
+        problems = list(tqdm(pool.map(_header_problem, paths, chunksize=256), total=len(paths), leave=False,
+                             desc=f"checking {name} headers", disable=not progress, dynamic_ncols=True))
+    return [(path, problem) for path, problem in zip(paths, problems) if problem is not None]
+
+
+def check_readable(name: str, trials: List[Trial]) -> None:
+    bad = unreadable_audio(trials, name)
+    if bad:
+        listed = '\n    '.join(f"{path}: {problem}" for path, problem in bad)
+        raise DatasetError(f"{name}: {len(bad):,} of {len(trials):,} audio files cannot be read:\n    {listed}")

@@ -7,7 +7,7 @@ import arguments
 from arguments import get_args
 from utils.config import ConfigError, Rule, parse_value
 
-# SPEC sections 3, 4, 5, 7, 8, 9, 10, 11 and 12.
+# docs/method.md sections 3, 4, 5, 7, 8, 9, 10, 11 and 12.
 SPEC_DEFAULTS = {
     'path_19LA': '/data/ASVspoof2019',
     'path_21LA': '/data/ASVspoof2021_LA_eval',

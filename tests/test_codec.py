@@ -7,7 +7,7 @@ import soundfile as sf
 from scipy import signal, stats
 
 from augment.codec import QUALITIES, CodecAugment, RandomCodec, aac_round_trip, g711_round_trip, mp3_round_trip
-from tests.conftest import FIXTURES
+from tests.helpers import FIXTURES
 
 FILES = sorted(glob.glob(os.path.join(FIXTURES, 'asvspoof2019_la', '*.flac')))
 ALL = [(codec, quality) for codec, qualities in QUALITIES.items() for quality in qualities]

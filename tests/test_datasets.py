@@ -15,7 +15,7 @@ from data.balanced_loader import BalancedLoader
 from data.datasets import EvalDataset, TwoViewDataset, seed_worker
 from data.protocol import Trial
 from data.views import crop_samples, make_view
-from tests.conftest import FIXTURES
+from tests.helpers import FIXTURES
 
 FILES = sorted(glob.glob(os.path.join(FIXTURES, 'asvspoof2019_la', '*.flac')))
 

@@ -1,6 +1,6 @@
 import os
-import socket
 
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -9,6 +9,7 @@ from arguments import get_args
 from trainer.build import build_detector, build_objective
 from trainer.distributed import wrap_detector
 from trainer.ebm_step import ebm_step
+from trainer.launch import free_port
 
 SMALL = ['output_size=32', 'linear_units=64', 'embedding_size=16', 'lr=0.001', 'batch_size=10', 'ratio_bona=0.2',
          'ratio_spoof=0.8']
@@ -96,12 +97,6 @@ def test_bpl_off_skips_the_short_view():
     assert len(calls) == 2  # step 1 long view, step 2 the whole long batch again
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def _ddp_worker(rank: int, world: int, port: int, out_dir: str) -> None:
     os.environ['MASTER_ADDR'], os.environ['MASTER_PORT'] = '127.0.0.1', str(port)
     dist.init_process_group('gloo', rank=rank, world_size=world)
@@ -115,8 +110,9 @@ def _ddp_worker(rank: int, world: int, port: int, out_dir: str) -> None:
     dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_ddp_gloo_three_steps_keep_ranks_identical(tmp_path):
-    mp.spawn(_ddp_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(_ddp_worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
     rank0 = torch.load(tmp_path / 'rank0.pt')
     rank1 = torch.load(tmp_path / 'rank1.pt')
     _, fresh, _, _ = _setup()

@@ -12,7 +12,7 @@ from data.asvspoof_sets import training_trials
 from vocoder.hifigan import CONFIGS, GeneratorLoadError, HiFiGANConfig, HiFiGANGenerator, load_generator, save_generator
 from vocoder.copy_synthesis import CopySynthesiser
 from vocoder.mel_analysis import HiFiGANMel
-from tests.conftest import FIXTURES, tiny_args
+from tests.helpers import FIXTURES, tiny_args
 from tools import vocode_hifigan
 
 TINY_CONFIG = HiFiGANConfig(resblock='2', upsample_rates=[8, 8, 4], upsample_kernel_sizes=[16, 16, 8],
@@ -117,6 +117,7 @@ def vocoder_corpus(demo_corpus, tmp_path):
     return str(root), str(tmp_path / 'generator' / 'g_tiny')
 
 
+@pytest.mark.slow
 def test_vocoding_the_demo_corpus(vocoder_corpus, demo_corpus, tmp_path, capsys):
     root, checkpoint = vocoder_corpus
     assert vocode_hifigan.main(['--checkpoint', checkpoint, '--path_19LA', root]) == 0
@@ -156,6 +157,7 @@ def test_check_reports_missing_copies(vocoder_corpus, capsys):
     assert '0 of 240 spoof utterances have a good copy' in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_parallel_cpu_workers_write_the_same_copies(vocoder_corpus):
     root, checkpoint = vocoder_corpus
     jobs = vocode_hifigan.spoof_jobs(root)[:6]

@@ -5,7 +5,7 @@ import pytest
 
 from evaluation.breakdown import eer_breakdown, format_table, write_tsv
 from evaluation.metrics import COST_MODEL, compute_eer, det_curve, min_tdcf, read_asv_scores
-from tests.conftest import reference_path
+from tests.helpers import reference_path
 
 
 def brute_force_eer(bona, spoof):

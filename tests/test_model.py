@@ -6,7 +6,7 @@ import torch
 from arguments import get_args
 from trainer.build import build_detector
 from models.release import ReleaseLoadError
-from tests.conftest import FIXTURES
+from tests.helpers import FIXTURES
 
 RELEASE = os.path.join(FIXTURES, 'hm_conformer_release')
 

@@ -14,7 +14,7 @@ from trainer.trainer import Trainer, should_evaluate
 from utils.experiment_logger import ExperimentLogger
 from utils.local_logger import LocalLogger
 from utils.run_lock import RunFolderInUse, RunLock
-from tests.conftest import REPO, tiny_args
+from tests.helpers import REPO, metric_steps, tiny_args
 
 TOKEN = 'eyJTOKEN-do-not-leak-4f1c9a'
 ONE_SET = ['path_21LA=None', 'path_21DF=None']
@@ -40,6 +40,7 @@ def _snapshot(root):
     return digests
 
 
+@pytest.mark.slow
 def test_the_neptune_token_is_written_nowhere(demo_corpus, tmp_path, monkeypatch, capsys):
     monkeypatch.delenv('NEPTUNE_PROJECT', raising=False)
     monkeypatch.delenv('NEPTUNE_API_TOKEN', raising=False)
@@ -103,6 +104,7 @@ def test_source_copy_of_a_checkout_takes_the_tracked_files_only(tmp_path):
     assert copied == ['README.md', 'models/net.py']
 
 
+@pytest.mark.slow
 def test_test_mode_leaves_the_training_run_untouched(demo_corpus, tiny_run):
     log_dir = os.path.dirname(os.path.dirname(os.path.dirname(tiny_run)))
     before = _snapshot(tiny_run)
@@ -146,6 +148,7 @@ def test_a_second_process_on_a_run_folder_is_refused(tmp_path):
     assert not os.path.exists(os.path.join(run_dir, 'run.lock'))
 
 
+@pytest.mark.slow
 def test_main_refuses_a_run_folder_in_use(demo_corpus, tmp_path):
     overrides = [f"{key}={value}" for key, value in demo_corpus.items()] + [
         f'path_log={tmp_path}', 'project=P', 'tags=[t]', 'name=busy']
@@ -160,10 +163,12 @@ def test_main_refuses_a_run_folder_in_use(demo_corpus, tmp_path):
     assert f'in use by process {holder.pid}' in result.stderr
 
 
+@pytest.mark.slow
 def test_the_trainer_releases_its_lock(demo_corpus, tiny_run):
     assert not os.path.exists(os.path.join(tiny_run, 'run.lock'))
 
 
+@pytest.mark.slow
 def test_last_checkpoint_is_written_before_the_evaluation(demo_corpus, tmp_path, monkeypatch):
     trainer = Trainer(tiny_args(demo_corpus, tmp_path, 'name=evalfail', 'epoch=1', *ONE_SET))
 
@@ -177,40 +182,13 @@ def test_last_checkpoint_is_written_before_the_evaluation(demo_corpus, tmp_path,
     assert state['epoch'] == 1 and state['global_step'] == trainer.global_step > 0
 
 
-def _metric_steps(run_dir, name):
-    with open(os.path.join(run_dir, 'metrics', name)) as handle:
-        return [int(line.split(']')[0][1:]) for line in handle.read().splitlines()]
-
-
-def test_resume_after_a_hard_kill_leaves_no_duplicate_metric_lines(demo_corpus, tmp_path, monkeypatch):
-    """Everything logged after the last checkpoint (as after kill -9) is replayed once."""
-    args = tiny_args(demo_corpus, tmp_path, 'name=killed', 'epoch=2', *ONE_SET)
-    trainer = Trainer(args)
-    original_save, kept = trainer.save_last, {}
-
-    def save_and_keep_epoch_one():
-        original_save()
-        if trainer.epoch == 1 and not kept:
-            kept['state'] = trainer.last_path + '.epoch1'
-            shutil.copy(trainer.last_path, kept['state'])
-
-    monkeypatch.setattr(trainer, 'save_last', save_and_keep_epoch_one)
-    trainer.run()
-    os.replace(kept['state'], trainer.last_path)  # the process died during epoch 2
-    resumed = Trainer(tiny_args(demo_corpus, tmp_path, 'name=killed', 'epoch=2', 'resume=auto', *ONE_SET))
-    resumed.run()
-    steps = _metric_steps(resumed.run_dir, 'train_loss_1.txt')
-    assert steps == list(range(1, resumed.global_step + 1))
-    assert _metric_steps(resumed.run_dir, 'train_lr.txt') == [1, 2]
-    assert _metric_steps(resumed.run_dir, 'eval_19LA_eer.txt') == [1, 2]
-
-
 def test_evaluation_schedule_falls_back_to_the_last_epoch():
     assert [e for e in range(1, 151) if should_evaluate(e, 150, 15, 5)] == list(range(15, 151, 5))
     assert [e for e in range(1, 4) if should_evaluate(e, 3, 15, 5)] == [3]
     assert [e for e in range(1, 18) if should_evaluate(e, 17, 15, 5)] == [15]
 
 
+@pytest.mark.slow
 def test_a_run_shorter_than_the_schedule_warns_and_evaluates_once(demo_corpus, tmp_path, capsys):
     before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     trainer = Trainer(tiny_args(demo_corpus, tmp_path, 'name=short', 'epoch=1', 'eval_from_epoch=15', *ONE_SET))
@@ -221,4 +199,4 @@ def test_a_run_shorter_than_the_schedule_warns_and_evaluates_once(demo_corpus, t
     assert 'warning: epoch=1 ends before eval_from_epoch=15' in output
     assert output.index('warning: epoch=1') < output.index('centroid-to-bona-fide')  # before training
     assert load_checkpoint(trainer.last_path)['threshold'] is not None
-    assert _metric_steps(trainer.run_dir, 'eval_19LA_eer.txt') == [1]
+    assert metric_steps(trainer.run_dir, 'eval_19LA_eer.txt') == [1]

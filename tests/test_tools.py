@@ -11,7 +11,7 @@ import torch
 from scipy import signal
 
 from arguments import get_args
-from tests.conftest import FIXTURES
+from tests.helpers import FIXTURES
 from tools import infer, score_file
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -85,7 +85,7 @@ def test_score_file_2021_formats_and_conditions(tmp_path, capsys):
 
 
 def test_score_file_min_tdcf_with_real_asv_scores(tmp_path, capsys):
-    from tests.conftest import reference_path
+    from tests.helpers import reference_path
     asv = reference_path('asvspoof2019_la_subset', 'LA', 'ASVspoof2019_LA_asv_scores',
                          'ASVspoof2019.LA.asv.eval.gi.trl.scores.txt')
     protocol = _write(tmp_path / 'p.txt', PROTOCOL_2019)
@@ -99,6 +99,7 @@ def test_score_file_min_tdcf_with_real_asv_scores(tmp_path, capsys):
     assert code == 1 and 'does not cover the trials' in err and 'A99' in err
 
 
+@pytest.mark.slow
 def test_score_file_reproduces_the_trainer_eer(demo_corpus, tiny_run, capsys):
     for name, protocol in (('19LA', os.path.join(demo_corpus['path_19LA'], 'LA/ASVspoof2019_LA_cm_protocols',
                                                  'ASVspoof2019.LA.cm.eval.trl.txt')),
@@ -142,6 +143,7 @@ def test_infer_uses_the_threshold_of_the_checkpoint(tiny_run, capsys):
     assert result['results'][0]['decision'] == ('bonafide' if score > threshold else 'spoof')
 
 
+@pytest.mark.slow
 def test_tools_run_as_modules_from_the_repository(tmp_path):
     protocol = _write(tmp_path / 'p.txt', PROTOCOL_2019)
     scores = _write(tmp_path / 's.txt', ['LA_E_0000001 0.9', 'LA_E_0000002 0.1', 'LA_E_0000003 0.2',

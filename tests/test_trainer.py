@@ -1,6 +1,5 @@
 import glob
 import os
-import socket
 
 import numpy as np
 import pytest
@@ -15,13 +14,8 @@ from trainer.checkpoint import CheckpointError, load_checkpoint
 from trainer.scoring import score_trials
 from trainer.trainer import Trainer, TrainingDiverged, seed_everything
 from trainer.build import build_detector
-from tests.conftest import FIXTURES, TINY, tiny_args
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
+from trainer.launch import free_port
+from tests.helpers import FIXTURES, TINY, tiny_args
 
 def _ddp_worker(rank, world, port, args, out_dir):
     os.environ['MASTER_ADDR'], os.environ['MASTER_PORT'] = '127.0.0.1', str(port)
@@ -33,9 +27,10 @@ def _ddp_worker(rank, world, port, args, out_dir):
     dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_demo_schedule_under_two_process_gloo_ddp(demo_corpus, tmp_path):
     args = tiny_args(demo_corpus, tmp_path / 'logs', 'name=ddp')
-    mp.spawn(_ddp_worker, args=(2, _free_port(), args, str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(_ddp_worker, args=(2, free_port(), args, str(tmp_path)), nprocs=2, join=True)
     rank0, rank1 = torch.load(tmp_path / '0.pt'), torch.load(tmp_path / '1.pt')
     for name in rank0:
         assert torch.equal(rank0[name], rank1[name]), name
@@ -62,6 +57,7 @@ def test_demo_schedule_under_two_process_gloo_ddp(demo_corpus, tmp_path):
     assert (run / 'models' / 'epoch_1.pt').is_file() and (run / 'models' / 'epoch_2.pt').is_file()
 
 
+@pytest.mark.slow
 def test_resume_after_epoch_one_matches_an_uninterrupted_run(demo_corpus, tmp_path):
     skip_eval = ['path_21LA=None', 'path_21DF=None', 'eval_from_epoch=5']
     straight = Trainer(tiny_args(demo_corpus, tmp_path, 'name=straight', *skip_eval))
@@ -76,6 +72,7 @@ def test_resume_after_epoch_one_matches_an_uninterrupted_run(demo_corpus, tmp_pa
         assert torch.equal(a[name], b[name]), name
 
 
+@pytest.mark.slow
 def test_resume_mid_epoch_matches_an_uninterrupted_run(demo_corpus, tmp_path, monkeypatch):
     skip_eval = ['path_21LA=None', 'path_21DF=None', 'eval_from_epoch=5', 'epoch=1']
     straight = Trainer(tiny_args(demo_corpus, tmp_path, 'name=straight', *skip_eval))
@@ -102,6 +99,7 @@ def test_resume_mid_epoch_matches_an_uninterrupted_run(demo_corpus, tmp_path, mo
         assert torch.equal(a[name], b[name]), name
 
 
+@pytest.mark.slow
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(demo_corpus, tmp_path, monkeypatch):
     args = tiny_args(demo_corpus, tmp_path, 'name=nan', 'path_21LA=None', 'path_21DF=None', 'eval_from_epoch=5')
     trainer = Trainer(args)
@@ -132,6 +130,7 @@ def test_corrupted_checkpoint_is_named(demo_corpus, tmp_path):
         trainer.run()
 
 
+@pytest.mark.slow
 def test_test_mode_evaluates_a_saved_model(demo_corpus, tiny_run, tmp_path):
     checkpoint = os.path.join(tiny_run, 'models', 'epoch_1.pt')
     tester = Trainer(tiny_args(demo_corpus, tmp_path, 'name=test', 'TEST=True', f'checkpoint={checkpoint}',
@@ -154,40 +153,18 @@ def _score_worker(rank, world, port, args, trials, out_dir):
     dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_evaluation_gathers_one_score_per_trial_with_an_odd_count(tmp_path):
     files = sorted(glob.glob(os.path.join(FIXTURES, 'asvspoof2019_la', '*.flac')))
     trials = [Trial(f'utt{i}', files[i % 3], i % 2, 'bonafide' if i % 2 else 'A01') for i in range(7)]
     args = get_args(TINY)[0]
-    mp.spawn(_score_worker, args=(2, _free_port(), args, trials, str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(_score_worker, args=(2, free_port(), args, trials, str(tmp_path)), nprocs=2, join=True)
     torch.manual_seed(0)
     expected = score_trials(build_detector(args), trials, 16_000, 2, torch.device('cpu'))
     for rank in (0, 1):
         scores = np.load(tmp_path / f'{rank}.npy')
         assert scores.shape == (7,)
         assert np.allclose(scores, expected, atol=1e-5)
-
-
-def test_sigint_finishes_the_step_saves_and_exits_cleanly(demo_corpus, tmp_path):
-    import signal
-    import subprocess
-    import sys
-    import time
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    overrides = [f"{key}={value}" for key, value in demo_corpus.items()] + TINY + [
-        f'path_log={tmp_path}', 'name=signal', 'epoch=3', 'path_21LA=None', 'path_21DF=None', 'eval_from_epoch=5']
-    process = subprocess.Popen([sys.executable, os.path.join(repo, 'main.py'), *overrides], cwd=repo,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    losses = tmp_path / 'P' / 't' / 'signal' / 'metrics' / 'train_loss_1.txt'
-    deadline = time.time() + 120
-    while time.time() < deadline and (not losses.exists() or len(losses.read_text().splitlines()) < 3):
-        time.sleep(0.2)
-    process.send_signal(signal.SIGINT)
-    output, _ = process.communicate(timeout=120)
-    assert process.returncode == 0, output
-    assert 'resume with resume=auto' in output
-    state = load_checkpoint(str(tmp_path / 'P' / 't' / 'signal' / 'models' / 'last.pt'))
-    steps = len(losses.read_text().splitlines())
-    assert state['global_step'] == steps and 0 < steps < 3 * 20
 
 
 @pytest.mark.parametrize('deterministic', [True, False])

@@ -28,6 +28,12 @@ def build_detector(args: dict) -> Detector:
                     HMConformer(**keyword_args(args, HMConformer)), **keyword_args(args, Detector))
 
 
+def detector_keys(args: dict) -> List[str]:
+    """The configuration keys the detector is built from."""
+    parts = (LFCC, FeatureMasking, HMConformer, Detector)
+    return sorted({key for part in parts for key in keyword_args(args, part)})
+
+
 def build_objective(args: dict) -> EBMObjective:
     weights = class_weights_from_ratios(args['ratio_bona'], args['ratio_spoof']) if args['use_class_weight'] else None
     eoc_softmax = EOCSoftmax(**keyword_args(args, EOCSoftmax, class_weight=weights))

@@ -1,7 +1,7 @@
 """Training checkpoints: written atomically, complete enough to resume exactly."""
 import os
 import random
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Iterable, Optional
 
 import numpy as np
 import torch
@@ -46,6 +46,30 @@ def load_checkpoint(path: str, required=('model',)) -> Dict[str, Any]:
     if missing:
         raise CheckpointError(f"checkpoint {path} lacks {missing}")
     return state
+
+
+RESUME_KEYS = ('model', 'optimizer', 'scheduler', 'epoch', 'rng')
+
+
+def load_model_state(detector: torch.nn.Module, state: Dict[str, Any], args: dict, path: str,
+                     model_keys: Iterable[str]) -> None:
+    """Load state['model'] into `detector`; when it does not fit, say which of
+    `model_keys` (the configuration keys the detector is built from) differ between
+    the checkpoint's stored configuration and this run's."""
+    try:
+        detector.load_state_dict(state['model'])
+    except RuntimeError as error:
+        saved = state.get('args') or {}
+        differ = [key for key in model_keys if key in saved and saved[key] != args[key]]
+        if differ:
+            raise CheckpointError(
+                f"checkpoint {path} holds a model built with "
+                f"{', '.join(f'{key}={saved[key]!r}' for key in differ)}; this run has "
+                f"{', '.join(f'{key}={args[key]!r}' for key in differ)}. Set "
+                f"{' '.join(f'{key}={saved[key]!r}'.replace(' ', '') for key in differ)} to use it") from None
+        first = str(error).strip().splitlines()
+        raise CheckpointError(f"checkpoint {path} does not fit this model: "
+                              f"{' '.join(line.strip() for line in first[:3])}") from None
 
 
 def resolve_resume(resume: Optional[str], last_path: str) -> Optional[str]:

@@ -7,7 +7,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from data.asvspoof_sets import RunTrials, run_trials
-from trainer.checkpoint import load_checkpoint
+from trainer.build import build_detector, detector_keys
+from trainer.checkpoint import RESUME_KEYS, load_checkpoint, load_model_state, resolve_resume
 from trainer.trainer import Trainer
 from utils.run_folder import training_run_dir
 from utils.run_lock import RunLock
@@ -52,15 +53,23 @@ def _run_torchrun(args: dict, trials: RunTrials) -> None:
 
 
 def preflight(args: dict) -> RunTrials:
-    """The checks that must pass before any process starts: datasets on disk, for TEST a
-    readable checkpoint, for training a run folder no other live process holds. Raises
+    """The checks that must pass before any process starts: datasets on disk (layouts,
+    protocols, every audio header), for TEST a checkpoint that fits the model, for
+    training a run folder no other live process holds and, when resuming, a complete
+    checkpoint that fits. Raises
     DatasetError / CheckpointError / RunFolderInUse naming the path; returns the trials
     read, for the trainer."""
     trials = run_trials(args)
     if args['TEST']:
-        load_checkpoint(args['checkpoint'])
+        checkpoint, required = args['checkpoint'], ('model',)
     else:
-        RunLock(training_run_dir(args)).check()
+        folder = training_run_dir(args)
+        RunLock(folder).check()
+        checkpoint = resolve_resume(args['resume'], os.path.join(folder, 'models', 'last.pt'))
+        required = RESUME_KEYS
+    if checkpoint:
+        load_model_state(build_detector(args), load_checkpoint(checkpoint, required), args, checkpoint,
+                         detector_keys(args))
     return trials
 
 

@@ -1,5 +1,5 @@
 """The training loop: epochs of two-step EBM updates, the evaluation schedule,
-checkpoints and resume (SPEC 4, 10, 11). The parts it drives are built in trainer/build.py."""
+checkpoints and resume (docs/method.md sections 4, 10, 11). The parts it drives are built in trainer/build.py."""
 import os
 import random
 import signal
@@ -14,9 +14,9 @@ from tqdm import tqdm
 from data.asvspoof_sets import RunTrials, run_trials
 from data.protocol import LA19_ASV_EVAL_SCORES
 from data.views import crop_samples
-from trainer.checkpoint import (load_checkpoint, resolve_resume, restore_rng_states, rng_states,
-                                save_checkpoint)
-from trainer.build import build_training_parts
+from trainer.checkpoint import (RESUME_KEYS, load_checkpoint, load_model_state, resolve_resume,
+                                restore_rng_states, rng_states, save_checkpoint)
+from trainer.build import build_training_parts, detector_keys
 from trainer.centroid_monitor import CentroidMonitor
 from trainer.distributed import broadcast_buffers, is_distributed
 from trainer.ebm_step import training_step
@@ -119,8 +119,8 @@ class Trainer:
             save_checkpoint(self.last_path, self._state())
 
     def resume(self, path: str) -> None:
-        state = load_checkpoint(path, required=('model', 'optimizer', 'scheduler', 'epoch', 'rng'))
-        self.detector.load_state_dict(state['model'])
+        state = load_checkpoint(path, required=RESUME_KEYS)
+        load_model_state(self.detector, state, self.args, path, detector_keys(self.args))
         self.optimizer.load_state_dict(state['optimizer'])
         self.scheduler.load_state_dict(state['scheduler'])
         self.epoch, self.step_in_epoch = state['epoch'], state.get('step_in_epoch', 0)
@@ -269,7 +269,7 @@ class Trainer:
 
     def test(self) -> None:
         state = load_checkpoint(self.args['checkpoint'])
-        self.detector.load_state_dict(state['model'])
+        load_model_state(self.detector, state, self.args, self.args['checkpoint'], detector_keys(self.args))
         epoch = state.get('epoch', 0)
         self.log(f"evaluating {self.args['checkpoint']} (epoch {epoch})")
         self.evaluate(epoch)

@@ -1,0 +1,287 @@
+"""The catalogue of bad input: each case breaks a copy of the demo corpus (or the
+command line, or a checkpoint) the way a user might, and asserts either the named
+error before any training starts (`main.main` exits 2 and says what and where) or the
+correct recovery. Interruptions (SIGINT, kill -9, then resume=auto) are at the end."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+import main
+from arguments import get_args
+from data.datasets import EvalDataset, TwoViewDataset
+from data.protocol import Trial
+from trainer.checkpoint import load_checkpoint
+from trainer.launch import preflight
+from trainer.trainer import Trainer
+from utils.atomic import atomic_torch_save
+from tests.helpers import REPO, TINY, metric_steps, tiny_args
+
+LA19_EVAL = 'LA/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.eval.trl.txt'
+LA21 = 'keys/LA/CM/trial_metadata.txt'
+
+
+@pytest.fixture
+def corpus(demo_corpus, tmp_path):
+    """A private copy of the demo corpus (without the vocoded copies) to break."""
+    roots = {}
+    for key, root in demo_corpus.items():
+        roots[key] = str(tmp_path / 'corpus' / os.path.basename(root))
+        shutil.copytree(root, roots[key], ignore=shutil.ignore_patterns('vocoder'))
+    return roots
+
+
+def _lines(path):
+    with open(path) as handle:
+        return handle.read().splitlines()
+
+
+def _write_lines(path, lines):
+    with open(path, 'w') as handle:
+        handle.write(''.join(line + '\n' for line in lines))
+
+
+def _first_eval_audio(corpus):
+    utt = _lines(os.path.join(corpus['path_19LA'], LA19_EVAL))[0].split()[1]
+    return os.path.join(corpus['path_19LA'], 'LA/ASVspoof2019_LA_eval/flac', utt + '.flac'), utt
+
+
+def _missing_root(corpus, tmp_path):
+    return ['path_21LA=/no/such/folder'], ["/no/such/folder", 'path_21LA', 'Expected layout']
+
+
+def _missing_protocol(corpus, tmp_path):
+    os.remove(os.path.join(corpus['path_21LA'], LA21))
+    return [], ['21LA', 'protocol file not found', LA21]
+
+
+def _missing_audio(corpus, tmp_path):
+    path, _ = _first_eval_audio(corpus)
+    os.remove(path)
+    return [], ['19LA eval', '1 of 210 audio files', path]
+
+
+def _malformed_row(corpus, tmp_path):
+    protocol = os.path.join(corpus['path_19LA'], LA19_EVAL)
+    _write_lines(protocol, _lines(protocol) + ['LA_0001 LA_E_9'])
+    return [], [f"{protocol}:211", '2 columns']
+
+
+def _duplicate_rows(corpus, tmp_path):
+    protocol = os.path.join(corpus['path_19LA'], LA19_EVAL)
+    lines = _lines(protocol)
+    _write_lines(protocol, lines + lines[:2])
+    return [], [protocol, '2 utterance ids more than once', lines[0].split()[1], lines[1].split()[1]]
+
+
+def _one_class(corpus, tmp_path):
+    protocol = os.path.join(corpus['path_21LA'], LA21)
+    _write_lines(protocol, [line for line in _lines(protocol) if ' spoof ' in line])
+    return [], [protocol, '0 bona fide and 120 spoof rows', 'both classes']
+
+
+def _empty_protocol(corpus, tmp_path):
+    protocol = os.path.join(corpus['path_21LA'], LA21)
+    _write_lines(protocol, [])
+    return [], [protocol, 'lists no trials']
+
+
+def _empty_audio(corpus, tmp_path):
+    path, _ = _first_eval_audio(corpus)
+    open(path, 'wb').close()
+    return [], ['19LA eval', '1 of 210 audio files cannot be read', path]
+
+
+def _corrupt_audio(corpus, tmp_path):
+    path, _ = _first_eval_audio(corpus)
+    with open(path, 'wb') as handle:
+        handle.write(b'fLaC' + os.urandom(300))
+    return [], ['cannot be read', path]
+
+
+def _no_frames(corpus, tmp_path):
+    path, _ = _first_eval_audio(corpus)
+    sf.write(path, np.zeros(0), 16000, format='WAV')  # a valid header announcing no samples
+    return [], ['cannot be read', path, 'no audio frames']
+
+
+def _bad_type(corpus, tmp_path):
+    return ['epoch=three'], ["epoch='three'", 'int']
+
+
+def _unknown_key(corpus, tmp_path):
+    return ['learning_rate=0.1'], ["'learning_rate'", 'did you mean']
+
+
+def _impossible_value(corpus, tmp_path):
+    return ['ratio_bona=0.02'], ['batch_size=', 'at least 2 bona fide rows']
+
+
+def _corrupt_test_checkpoint(corpus, tmp_path):
+    path = tmp_path / 'broken.pt'
+    path.write_bytes(b'not a checkpoint')
+    return ['TEST=True', f'checkpoint={path}'], ['cannot read checkpoint', str(path)]
+
+
+def _missing_resume_checkpoint(corpus, tmp_path):
+    return [f'resume={tmp_path / "gone.pt"}'], ['checkpoint not found', 'gone.pt']
+
+
+def _truncated_resume_checkpoint(corpus, tmp_path):
+    path = tmp_path / 'last.pt'
+    torch.save({'model': {}, 'optimizer': {}, 'scheduler': {}, 'epoch': 1, 'rng': {}, 'pad': torch.zeros(5000)}, path)
+    path.write_bytes(path.read_bytes()[:2000])
+    return [f'resume={path}'], ['cannot read checkpoint', str(path)]
+
+
+def _model_only_resume_checkpoint(corpus, tmp_path):
+    path = tmp_path / 'epoch_1.pt'
+    torch.save({'model': {}, 'epoch': 1}, path)
+    return [f'resume={path}'], [str(path), 'lacks', 'optimizer']
+
+
+def _mismatched_test_checkpoint(corpus, tmp_path):
+    from trainer.build import build_detector
+    small = get_args(TINY + ['output_size=16', 'embedding_size=8'])[0]
+    path = str(tmp_path / 'small.pt')
+    atomic_torch_save({'model': build_detector(small).state_dict(), 'args': small, 'epoch': 1}, path)
+    return ['TEST=True', f'checkpoint={path}'], [path, 'output_size=16', 'embedding_size=8', 'output_size=32']
+
+
+def _mismatched_resume_checkpoint(corpus, tmp_path):
+    from trainer.build import build_detector
+    other = get_args(TINY + ['num_blocks=5'])[0]
+    detector = build_detector(other)
+    optimizer = torch.optim.Adam(detector.parameters())
+    path = str(tmp_path / 'other.pt')
+    atomic_torch_save({'model': detector.state_dict(), 'optimizer': optimizer.state_dict(), 'scheduler': {},
+                       'epoch': 1, 'rng': {}, 'args': other}, path)
+    return [f'resume={path}'], [path, 'num_blocks=5', 'num_blocks=6', 'Set num_blocks=5']
+
+
+CASES = [_missing_root, _missing_protocol, _missing_audio, _malformed_row, _duplicate_rows, _one_class,
+         _empty_protocol, _empty_audio, _corrupt_audio, _no_frames, _bad_type, _unknown_key, _impossible_value,
+         _corrupt_test_checkpoint, _missing_resume_checkpoint, _truncated_resume_checkpoint,
+         _model_only_resume_checkpoint, _mismatched_test_checkpoint, _mismatched_resume_checkpoint]
+
+
+@pytest.mark.parametrize('case', CASES, ids=[case.__name__.strip('_') for case in CASES])
+def test_bad_input_is_named_before_training(case, corpus, tmp_path, capsys):
+    overrides, expected = case(corpus, tmp_path)
+    paths = [f"{key}={value}" for key, value in corpus.items()]
+    code = main.main(paths + TINY + [f'path_log={tmp_path / "logs"}', 'name=bad'] + overrides)
+    error = capsys.readouterr().err
+    assert code == 2, error
+    for text in expected:
+        assert text in error, (text, error)
+    assert not os.path.exists(tmp_path / 'logs' / 'P' / 't' / 'bad' / 'models' / 'last.pt')
+
+
+def _replace_with(path, wave, rate):
+    os.remove(path)
+    sf.write(path, wave, rate, format='FLAC')
+
+
+@pytest.mark.parametrize('kind', ['silent', 'very_short', 'stereo', 'other_rate'])
+def test_unusual_but_valid_audio_passes_the_checks_and_is_read_right(kind, corpus, tmp_path, monkeypatch):
+    import data.audio
+    monkeypatch.setattr(data.audio, '_warned_rates', set())  # leave the once-per-rate warning to other tests
+    path, utt = _first_eval_audio(corpus)
+    rng = np.random.default_rng(0)
+    waves = {'silent': (np.zeros(16_000), 16_000), 'very_short': (0.3 * rng.standard_normal(10), 16_000),
+             'stereo': (0.3 * rng.standard_normal((16_000, 2)), 16_000),
+             'other_rate': (0.3 * rng.standard_normal(44_100), 44_100)}
+    _replace_with(path, *waves[kind])
+    args = tiny_args(corpus, tmp_path / 'logs', 'name=ok')
+    trials = preflight(args)
+    trial = next(t for t in trials.evaluation['19LA'] if t.utt_id == utt)
+    wave = EvalDataset([trial], 8_600)[0][0]
+    assert wave.shape == (8_600,) and torch.isfinite(wave).all()
+    views = TwoViewDataset([Trial(utt, path, 1, 'bonafide')], 8_600, 7_000, rand_seed=0)[0]
+    assert views[0].shape == (8_600,) and views[1].shape == (7_000,)
+    assert all(torch.isfinite(view).all() for view in views[:2])
+    if kind == 'silent':
+        assert torch.equal(wave, torch.zeros(8_600))
+    if kind == 'very_short':  # wrap-padded: the ten samples repeat
+        assert torch.equal(wave[:10], wave[10:20])
+
+
+def test_an_unreachable_neptune_leaves_the_local_logger(tmp_path, monkeypatch, capsys):
+    import utils.experiment_logger as module
+    from utils.local_logger import LocalLogger
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError('neptune.ai unreachable')
+
+    monkeypatch.setattr(module, 'NeptuneLogger', unreachable)
+    args = get_args([f'path_log={tmp_path}', 'neptune_user=me', 'neptune_token=tok'])[0]
+    logger = module.build_logger(args)
+    assert [type(each) for each in logger.loggers] == [LocalLogger]
+    assert 'neptune.ai unreachable' in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_sigint_finishes_the_step_saves_and_exits_cleanly(demo_corpus, tmp_path):
+    repo = REPO
+    overrides = [f"{key}={value}" for key, value in demo_corpus.items()] + TINY + [
+        f'path_log={tmp_path}', 'name=signal', 'epoch=3', 'path_21LA=None', 'path_21DF=None', 'eval_from_epoch=5']
+    process = subprocess.Popen([sys.executable, os.path.join(repo, 'main.py'), *overrides], cwd=repo,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    losses = tmp_path / 'P' / 't' / 'signal' / 'metrics' / 'train_loss_1.txt'
+    deadline = time.time() + 120
+    while time.time() < deadline and (not losses.exists() or len(losses.read_text().splitlines()) < 3):
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 0, output
+    assert 'resume with resume=auto' in output
+    state = load_checkpoint(str(tmp_path / 'P' / 't' / 'signal' / 'models' / 'last.pt'))
+    steps = len(losses.read_text().splitlines())
+    assert state['global_step'] == steps and 0 < steps < 3 * 20
+
+
+@pytest.mark.slow
+def test_resume_after_a_hard_kill_leaves_no_duplicate_metric_lines(demo_corpus, tmp_path, monkeypatch):
+    """Everything logged after the last checkpoint (as after kill -9) is replayed once."""
+    args = tiny_args(demo_corpus, tmp_path, 'name=killed', 'epoch=2', 'path_21LA=None', 'path_21DF=None')
+    trainer = Trainer(args)
+    original_save, kept = trainer.save_last, {}
+
+    def save_and_keep_epoch_one():
+        original_save()
+        if trainer.epoch == 1 and not kept:
+            kept['state'] = trainer.last_path + '.epoch1'
+            shutil.copy(trainer.last_path, kept['state'])
+
+    monkeypatch.setattr(trainer, 'save_last', save_and_keep_epoch_one)
+    trainer.run()
+    os.replace(kept['state'], trainer.last_path)  # the process died during epoch 2
+    resumed = Trainer(tiny_args(demo_corpus, tmp_path, 'name=killed', 'epoch=2', 'resume=auto', 'path_21LA=None', 'path_21DF=None'))
+    resumed.run()
+    steps = metric_steps(resumed.run_dir, 'train_loss_1.txt')
+    assert steps == list(range(1, resumed.global_step + 1))
+    assert metric_steps(resumed.run_dir, 'train_lr.txt') == [1, 2]
+    assert metric_steps(resumed.run_dir, 'eval_19LA_eer.txt') == [1, 2]
+
+
+def test_the_fast_flac_header_reader_agrees_with_libsndfile(tmp_path):
+    from data.validation import flac_frames
+    import glob
+    from tests.helpers import FIXTURES
+    files = sorted(glob.glob(os.path.join(FIXTURES, 'asvspoof2019_la', '*.flac')))
+    assert len(files) == 3
+    for path in files:
+        assert flac_frames(path) == sf.info(path).frames
+    stereo = str(tmp_path / 'stereo.flac')
+    sf.write(stereo, np.zeros((44_101, 2)), 44_100, format='FLAC')
+    assert flac_frames(stereo) == 44_101
+    broken = tmp_path / 'broken.flac'
+    broken.write_bytes(b'fLaC' + bytes([1, 0, 0, 34]) + bytes(40))  # not a STREAMINFO block first
+    assert flac_frames(str(broken)) is None

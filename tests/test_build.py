@@ -63,3 +63,12 @@ def test_rawboost_notches_stay_below_nyquist_at_any_rate(sample_rate):
     for choice in range(9):
         y = rawboost(x, choice, np.random.default_rng(choice), sample_rate)
         assert y.shape == x.shape and np.isfinite(y).all()
+
+
+def test_the_objective_moves_like_any_module():
+    objective = build_objective(get_args()[0])
+    assert isinstance(objective, torch.nn.Module)
+    assert objective.eoc_softmax.class_weight.dtype == torch.float32
+    objective.to(torch.float64)
+    assert objective.eoc_softmax.class_weight.dtype == torch.float64
+    assert objective.eoc_softmax.class_weight.tolist() == pytest.approx([1 / 1.8, 5.0])

@@ -30,6 +30,9 @@ SYSTEM = {
     'path_21LA'         : ('/data/ASVspoof2021_LA_eval', Text(optional=True)),  # ASVspoof 2021 LA eval root (flac/, keys/)
     'path_21DF'         : ('/data/ASVspoof2021_DF', Text(optional=True)),       # ASVspoof 2021 DF root (ASVspoof2021_DF_eval/, keys/)
     'use_vocoder_copies': (True, Bool()),                   # add the HiFi-GAN copies of spoof train utterances when present
+    'path_ITW'          : (None, Text(optional=True)),      # In-the-Wild release folder (meta.csv, *.wav); None skips it
+    'path_ASV5'         : (None, Text(optional=True)),      # ASVspoof 5 root (ASVspoof5_protocols/, flac_D/, flac_E_eval/)
+    'calibration_set'   : ('19LA_dev', Choice('19LA_dev', None)),  # dev set the score-to-LLR calibration is fitted on; None: none
 
     # processes
     'num_workers'       : (4, Int(0)),                      # data-loader workers per process
@@ -146,6 +149,8 @@ def check_combinations(args: dict) -> None:
             f"must have one weight per head: {heads} with downsample_layer={layers}", args['loss_weight'])
     require(not args['TEST'] or bool(args['checkpoint']), 'checkpoint', 'TEST=True needs checkpoint=PATH',
             args['checkpoint'])
+    require(args['calibration_set'] != '19LA_dev' or args['path_19LA'] is not None, 'calibration_set',
+            'the 19LA dev set needs path_19LA (or set calibration_set=None)', args['calibration_set'])
 
 
 def get_args(overrides: Sequence[str] = ()) -> Tuple[dict, dict, dict]:

@@ -3,15 +3,37 @@ import os
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional
 
-from data.protocol import (DF21_PROTOCOL, LA19_VOCODED, LA21_PROTOCOL, Trial, protocol_2019_path, read_asvspoof2019,
-                           read_asvspoof2021_df, read_asvspoof2021_la, summary, vocoded_copies)
+from data.protocol import (ASV5_PROTOCOLS, DF21_PROTOCOL, ITW_META, LA19_VOCODED, LA21_PROTOCOL, Trial,
+                           protocol_2019_path, read_asvspoof2019, read_asvspoof2021_df, read_asvspoof2021_la,
+                           read_asvspoof5, read_in_the_wild, summary, vocoded_copies)
 from data.validation import check_audio, check_protocol, check_readable, check_root, check_trials
 
+
+@dataclass(frozen=True)
+class EvalSet:
+    title: str                              # how messages name it
+    key: str                                # the configuration key of its root
+    layout: str                             # its entry in data.validation.LAYOUTS
+    read: Callable[[str], List[Trial]]      # root -> trials
+    protocol: Callable[[str], str]          # root -> protocol path
+
+
 EVAL_SETS = {
-    '19LA': ('path_19LA', lambda root: read_asvspoof2019(root, 'eval'),
-             lambda root: protocol_2019_path(root, 'eval')),
-    '21LA': ('path_21LA', read_asvspoof2021_la, lambda root: os.path.join(root, LA21_PROTOCOL)),
-    '21DF': ('path_21DF', read_asvspoof2021_df, lambda root: os.path.join(root, DF21_PROTOCOL)),
+    '19LA': EvalSet('19LA eval', 'path_19LA', '19LA', lambda root: read_asvspoof2019(root, 'eval'),
+                    lambda root: protocol_2019_path(root, 'eval')),
+    '21LA': EvalSet('21LA eval', 'path_21LA', '21LA', read_asvspoof2021_la, lambda root: os.path.join(root, LA21_PROTOCOL)),
+    '21DF': EvalSet('21DF eval', 'path_21DF', '21DF', read_asvspoof2021_df, lambda root: os.path.join(root, DF21_PROTOCOL)),
+    'ITW': EvalSet('In-the-Wild', 'path_ITW', 'ITW', read_in_the_wild, lambda root: os.path.join(root, ITW_META)),
+    'ASV5dev': EvalSet('ASVspoof 5 dev', 'path_ASV5', 'ASV5', lambda root: read_asvspoof5(root, 'dev'),
+                       lambda root: os.path.join(root, ASV5_PROTOCOLS['dev'])),
+    'ASV5eval': EvalSet('ASVspoof 5 eval', 'path_ASV5', 'ASV5', lambda root: read_asvspoof5(root, 'eval'),
+                        lambda root: os.path.join(root, ASV5_PROTOCOLS['eval'])),
+}
+
+# development sets a calibration can be fitted on (`calibration_set`)
+CALIBRATION_SETS = {
+    '19LA_dev': EvalSet('19LA dev (calibration)', 'path_19LA', '19LA', lambda root: read_asvspoof2019(root, 'dev'),
+                        lambda root: protocol_2019_path(root, 'dev')),
 }
 
 
@@ -38,22 +60,31 @@ def training_trials(args: dict, log: Callable[[str], None] = print) -> List[Tria
     return trials
 
 
+def _read_set(spec: EvalSet, root: str, log: Callable[[str], None]) -> List[Trial]:
+    name = spec.title
+    check_root(spec.layout, root, spec.key)
+    check_protocol(spec.layout, spec.protocol(root))
+    trials = spec.read(root)
+    check_trials(name, trials, spec.protocol(root))
+    check_audio(name, trials, spec.layout)
+    check_readable(name, trials)
+    log(summary(name, trials))
+    return trials
+
+
 def evaluation_trials(args: dict, log: Callable[[str], None] = print) -> Dict[str, List[Trial]]:
-    """{'19LA': ..., '21LA': ..., '21DF': ...} for every set whose path is not None."""
-    sets = {}
-    for name, (key, read, protocol) in EVAL_SETS.items():
-        root = args[key]
-        if root is None:
-            continue
-        check_root(name, root, key)
-        check_protocol(name, protocol(root))
-        trials = read(root)
-        check_trials(f"{name} eval", trials, protocol(root))
-        check_audio(f"{name} eval", trials, name)
-        check_readable(f"{name} eval", trials)
-        log(summary(f"{name} eval", trials))
-        sets[name] = trials
-    return sets
+    """{'19LA': ..., '21LA': ..., ...} for every set whose root is not None."""
+    return {name: _read_set(spec, args[spec.key], log)
+            for name, spec in EVAL_SETS.items() if args[spec.key] is not None}
+
+
+def calibration_trials(args: dict, log: Callable[[str], None] = print) -> Optional[List[Trial]]:
+    """The development set named by `calibration_set` (None: no calibration)."""
+    name = args['calibration_set']
+    if name is None:
+        return None
+    spec = CALIBRATION_SETS[name]
+    return _read_set(spec, args[spec.key], log)
 
 
 @dataclass
@@ -62,8 +93,10 @@ class RunTrials:
     the evaluation sets. Read once, in the pre-flight check, and handed to the trainer."""
     train: Optional[List[Trial]]
     evaluation: Dict[str, List[Trial]]
+    calibration: Optional[List[Trial]] = None
 
 
 def run_trials(args: dict, log: Callable[[str], None] = print) -> RunTrials:
     evaluation = evaluation_trials(args, log)
-    return RunTrials(None if args['TEST'] else training_trials(args, log), evaluation)
+    calibration = calibration_trials(args, log)
+    return RunTrials(None if args['TEST'] else training_trials(args, log), evaluation, calibration)

@@ -1,4 +1,5 @@
-"""ASVspoof protocol readers: one `Trial` per row (docs/method.md section 3)."""
+"""Protocol readers (ASVspoof 2019 LA, 2021 LA / DF, ASVspoof 5, In-the-Wild): one `Trial`
+per row (docs/method.md section 3)."""
 import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
@@ -16,6 +17,11 @@ LA21_PROTOCOL = 'keys/LA/CM/trial_metadata.txt'
 LA21_AUDIO = 'flac'
 DF21_PROTOCOL = 'keys/DF/CM/trial_metadata.txt'
 DF21_AUDIO = 'ASVspoof2021_DF_eval/flac'
+
+ITW_META = 'meta.csv'
+ASV5_PROTOCOLS = {'dev': 'ASVspoof5_protocols/ASVspoof5.dev.track_1.tsv',
+                  'eval': 'ASVspoof5_protocols/ASVspoof5.eval.track_1.tsv'}
+ASV5_AUDIO = {'dev': 'flac_D', 'eval': 'flac_E_eval'}
 
 LA21_CONDITIONS = {'codec': 2, 'transmission': 3}
 DF21_CONDITIONS = {'compression': 2, 'source': 3, 'vocoder': 8}
@@ -109,6 +115,52 @@ def read_asvspoof2021_df(root: str, subset: Optional[str] = 'eval') -> List[Tria
     return _read_2021(os.path.join(root, DF21_PROTOCOL), os.path.join(root, DF21_AUDIO), DF21_CONDITIONS, subset)
 
 
+def _read_in_the_wild(meta: str, audio: Optional[str]) -> List[Trial]:
+    with open(meta, encoding='utf-8') as handle:
+        lines = handle.read().splitlines()
+    if not lines or [field.strip() for field in lines[0].split(',')] != ['file', 'speaker', 'label']:
+        raise ProtocolError(f"{meta}:1: expected the header 'file,speaker,label', got "
+                            f"{lines[0] if lines else ''!r}")
+    trials = []
+    for line_number, line in enumerate(lines[1:], 2):
+        if not line.strip():
+            continue
+        fields = [field.strip() for field in line.split(',')]
+        if len(fields) != 3:
+            raise ProtocolError(f"{meta}:{line_number}: {len(fields)} comma-separated columns, expected 3 "
+                                f"(file,speaker,label): {line!r}")
+        name, speaker, key = fields
+        if key not in ('bona-fide', 'spoof'):
+            raise ProtocolError(f"{meta}:{line_number}: label {key!r}, expected 'bona-fide' or 'spoof'")
+        label = int(key == 'bona-fide')
+        trials.append(Trial(os.path.splitext(name)[0], os.path.join(audio, name) if audio is not None else '',
+                            label, 'bonafide' if label else 'spoof', {'speaker': speaker}))
+    return trials
+
+
+def read_in_the_wild(root: str) -> List[Trial]:
+    """In-the-Wild (`release_in_the_wild/`): meta.csv rows `0.wav,Alec Guinness,spoof`;
+    utterance id = file name without extension, label `bona-fide` or `spoof`, the
+    speaker as a condition (EER per speaker in the breakdown)."""
+    return _read_in_the_wild(os.path.join(root, ITW_META), root)
+
+
+def _read_asvspoof5(protocol: str, audio: Optional[str]) -> List[Trial]:
+    trials = []
+    for line_number, fields in _rows(protocol, 10):
+        label = _label(fields[8], protocol, line_number)
+        trials.append(Trial(fields[1], _audio_path(audio, fields[1]), label,
+                            'bonafide' if label else fields[7], {'codec': fields[3]}))
+    return trials
+
+
+def read_asvspoof5(root: str, split: str) -> List[Trial]:
+    """ASVspoof 5 track 1, `dev` or `eval`: whitespace-separated rows `SPEAKER_ID
+    FLAC_FILE_NAME SPEAKER_GENDER CODEC CODEC_Q CODEC_SEED ATTACK_TAG ATTACK_LABEL KEY
+    TMP`; the attack is ATTACK_LABEL, the codec a condition."""
+    return _read_asvspoof5(os.path.join(root, ASV5_PROTOCOLS[split]), os.path.join(root, ASV5_AUDIO[split]))
+
+
 def summary(name: str, trials: List[Trial]) -> str:
     """'19LA train: 2,580 bona fide, 22,800 spoof, attacks A01..A06 (6)'."""
     bona = sum(t.label for t in trials)
@@ -118,16 +170,24 @@ def summary(name: str, trials: List[Trial]) -> str:
 
 
 def read_protocol_file(path: str) -> List[Trial]:
-    """Any of the three protocol formats, recognised by its column count (trial paths left
-    empty): 4 or 5 columns 2019 LA, 8 columns 2021 LA, 9 or more 2021 DF (eval rows only)."""
+    """Any protocol format, recognised by its first row (trial paths left empty): the
+    In-the-Wild header `file,speaker,label`; 4 or 5 columns 2019 LA; 8 columns 2021 LA;
+    10 columns with `bonafide`/`spoof` in the 9th ASVspoof 5; 9 or more 2021 DF (eval
+    rows only)."""
     with open(path, encoding='utf-8') as handle:
-        first = next((line.split() for line in handle if line.strip()), None)
-    if first is None:
+        first_line = next((line for line in handle if line.strip()), None)
+    if first_line is None:
         raise ProtocolError(f"{path}: empty protocol")
+    if first_line.replace(' ', '').startswith('file,speaker,label'):
+        return _read_in_the_wild(path, None)
+    first = first_line.split()
+    if len(first) == 10 and first[8] in ('bonafide', 'spoof'):
+        return _read_asvspoof5(path, None)
     if len(first) in (4, 5):
         return _read_2019(path, None)
     if len(first) == 8:
         return _read_2021(path, None, LA21_CONDITIONS, 'eval')
     if len(first) >= 9:
         return _read_2021(path, None, DF21_CONDITIONS, 'eval')
-    raise ProtocolError(f"{path}: {len(first)} columns; expected a 2019 LA (4-5), 2021 LA (8) or 2021 DF (13) protocol")
+    raise ProtocolError(f"{path}: {len(first)} columns; expected a 2019 LA (4-5), 2021 LA (8), ASVspoof 5 (10) or "
+                        f"2021 DF (13) protocol, or an In-the-Wild meta.csv")

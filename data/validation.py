@@ -21,6 +21,13 @@ LAYOUTS = {
     '21DF': """<path_21DF>/
     keys/DF/CM/trial_metadata.txt
     ASVspoof2021_DF_eval/flac/DF_E_*.flac""",
+    'ITW': """<path_ITW>/   (the release folder release_in_the_wild/)
+    meta.csv   (header file,speaker,label; label bona-fide or spoof)
+    0.wav, 1.wav, ...""",
+    'ASV5': """<path_ASV5>/
+    ASVspoof5_protocols/ASVspoof5.{dev,eval}.track_1.tsv
+    flac_D/D_*.flac
+    flac_E_eval/E_*.flac""",
 }
 
 

@@ -1,5 +1,6 @@
 """Shared test helpers: paths to the fixtures and reference data, the tiny configuration."""
 import os
+import shutil
 
 import pytest
 
@@ -33,3 +34,35 @@ def tiny_args(demo_corpus, log_dir, *extra):
 def metric_steps(run_dir, name):
     with open(os.path.join(run_dir, 'metrics', name)) as handle:
         return [int(line.split(']')[0][1:]) for line in handle.read().splitlines()]
+
+
+def make_itw_and_asv5(demo_corpus, folder):
+    """Small In-the-Wild and ASVspoof 5 (track 1) sets in their release layouts, built
+    from the demo corpus's 19LA eval audio: returns {'path_ITW': ..., 'path_ASV5': ...}."""
+    import soundfile as sf
+    from data.protocol import read_asvspoof2019
+    trials = read_asvspoof2019(demo_corpus['path_19LA'], 'eval')
+    bona, spoof = [t for t in trials if t.label], [t for t in trials if not t.label]
+    itw = os.path.join(folder, 'release_in_the_wild')
+    os.makedirs(itw, exist_ok=True)
+    speakers = ['Alec Guinness', 'Barack Obama', 'Donald Trump']
+    with open(os.path.join(itw, 'meta.csv'), 'w') as meta:
+        meta.write('file,speaker,label\n')
+        for index, trial in enumerate(bona[:30] + spoof[:60]):
+            wave, rate = sf.read(trial.path)
+            sf.write(os.path.join(itw, f'{index}.wav'), wave, rate)
+            meta.write(f"{index}.wav,{speakers[index % 3]},{'bona-fide' if trial.label else 'spoof'}\n")
+    asv5 = os.path.join(folder, 'ASVspoof5')
+    os.makedirs(os.path.join(asv5, 'ASVspoof5_protocols'), exist_ok=True)
+    codecs = ['-', 'C01', 'C05']
+    for split, audio, prefix, rows in (('dev', 'flac_D', 'D', bona[:10] + spoof[:50]),
+                                       ('eval', 'flac_E_eval', 'E', bona[10:25] + spoof[50:125])):
+        os.makedirs(os.path.join(asv5, audio), exist_ok=True)
+        with open(os.path.join(asv5, 'ASVspoof5_protocols', f'ASVspoof5.{split}.track_1.tsv'), 'w') as protocol:
+            for index, trial in enumerate(rows):
+                name = f'{prefix}_{index:010d}'
+                shutil.copyfile(trial.path, os.path.join(asv5, audio, name + '.flac'))
+                attack = 'bonafide' if trial.label else f"A{17 + index % 3:02d}"
+                protocol.write(f"{prefix}_{index % 7:04d} {name} {'F' if index % 2 else 'M'} {codecs[index % 3]} "
+                               f"{index % 9} {index} {attack} {attack} {'bonafide' if trial.label else 'spoof'} -\n")
+    return {'path_ITW': itw, 'path_ASV5': asv5}

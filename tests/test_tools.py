@@ -123,8 +123,9 @@ def test_infer_scores_real_and_stereo_files_and_reports_a_corrupt_one(tiny_run, 
     lines = out.strip().splitlines()
     assert code == 1 and len(lines) == 4
     for line, path in zip(lines, FILES + [str(stereo)]):
-        name, score, decision = line.split()
+        name, score, decision, _, llr, _, _, probability = line.split()
         assert name == path and decision in ('bonafide', 'spoof') and np.isfinite(float(score))
+        assert np.isfinite(float(llr)) and 0 <= float(probability) <= 1
     assert 'corrupt.flac' in err
     code = infer.main(['--checkpoint', checkpoint, '--json', '--full', str(tmp_path), FILES[0]])
     result = json.loads(capsys.readouterr().out)
@@ -141,6 +142,14 @@ def test_infer_uses_the_threshold_of_the_checkpoint(tiny_run, capsys):
     assert result['threshold'] == threshold
     score = result['results'][0]['score']
     assert result['results'][0]['decision'] == ('bonafide' if score > threshold else 'spoof')
+    # the calibration fitted on 19LA dev at that evaluation turns the score into an LLR
+    calibration = torch.load(checkpoint, weights_only=False)['calibration']
+    llr = calibration['scale'] * score + calibration['offset']
+    assert result['results'][0]['llr'] == pytest.approx(llr, abs=1e-5)
+    infer.main(['--checkpoint', checkpoint, '--json', '--p-spoof', '0.5', FILES[0]])
+    even = json.loads(capsys.readouterr().out)['results'][0]
+    assert even['p_bona_fide'] == pytest.approx(1 / (1 + np.exp(-llr)), abs=1e-5)  # equal priors: sigmoid(LLR)
+    assert result['results'][0]['p_bona_fide'] == pytest.approx(1 / (1 + np.exp(-llr - np.log(19))), abs=1e-5)
 
 
 @pytest.mark.slow
@@ -152,7 +161,7 @@ def test_tools_run_as_modules_from_the_repository(tmp_path):
     result = subprocess.run([sys.executable, '-m', 'tools.score_file', '--protocol', protocol, '--scores', scores],
                             capture_output=True, text=True, cwd=REPO, env=environment)
     assert result.returncode == 0 and 'EER 0.000 %' in result.stdout
-    for tool in ('infer', 'make_demo_corpus', 'vocode_hifigan'):
+    for tool in ('infer', 'make_demo_corpus', 'vocode_hifigan', 'import_release'):
         result = subprocess.run([sys.executable, '-m', f'tools.{tool}', '--help'], capture_output=True, text=True,
                                 cwd=REPO, env=environment)
         assert result.returncode == 0 and 'usage' in result.stdout, (tool, result.stderr)

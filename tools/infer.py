@@ -1,12 +1,16 @@
 """Score audio files with a trained checkpoint.
 
-    python3 -m tools.infer --checkpoint C FILE_OR_DIR... [--full] [--json] [--threshold T] [--device cpu]
+    python3 -m tools.infer --checkpoint C FILE_OR_DIR... [--full] [--json] [--threshold T] [--p-spoof P]
+                           [--device cpu]
 
 Any sample rate, mono or multi-channel (channels averaged). By default each file is
 scored on the test crop from its start (wrap-padded when shorter), as in evaluation;
 with --full, over sliding windows of that crop (half overlap), averaged. The decision
 uses the threshold stored in the checkpoint (the EER threshold of 19LA eval at its
 best epoch): score > threshold is bona fide. Higher scores mean more bona fide.
+When the checkpoint holds a calibration (fitted on the development set at its
+evaluation), each line also gives the log-likelihood ratio and the probability of bona
+fide speech at the prior P(spoof) = --p-spoof (0.05, the ASVspoof 5 cost model).
 """
 import argparse
 import json
@@ -19,6 +23,7 @@ import torch
 
 from data.audio import AudioReadError, read_audio
 from data.views import crop_samples, make_view
+from evaluation.calibration import LinearCalibration
 from trainer.build import build_detector
 from trainer.checkpoint import CheckpointError, load_checkpoint
 
@@ -53,6 +58,8 @@ def main(argv=None) -> int:
     parser.add_argument('--full', action='store_true', help='score sliding windows over the whole file')
     parser.add_argument('--threshold', type=float, help="decision threshold (default: the checkpoint's)")
     parser.add_argument('--json', action='store_true')
+    parser.add_argument('--p-spoof', type=float, default=0.05,
+                        help='prior probability of a spoof for the probability of bona fide (default 0.05)')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     options = parser.parse_args(argv)
     try:
@@ -71,6 +78,7 @@ def main(argv=None) -> int:
     detector.load_state_dict(state['model'])
     detector.to(device).eval()
     crop = crop_samples(args['num_test_frames'], args['hop'])
+    calibration = LinearCalibration.from_dict(state['calibration']) if state.get('calibration') else None
     results, failures = [], 0
     for path in audio_files(options.inputs):
         try:
@@ -83,12 +91,17 @@ def main(argv=None) -> int:
         with torch.no_grad():
             batch = torch.from_numpy(windows(wave, crop, options.full)).float().to(device)
             score = float(detector.score(batch).mean())
-        decision = 'bonafide' if score > threshold else 'spoof'
-        results.append({'path': path, 'score': score, 'decision': decision})
+        result = {'path': path, 'score': score, 'decision': 'bonafide' if score > threshold else 'spoof'}
+        if calibration is not None:
+            result['llr'] = float(calibration.llr(score))
+            result['p_bona_fide'] = float(calibration.probability_bona_fide(score, 1 - options.p_spoof))
+        results.append(result)
         if not options.json:
-            print(f"{path} {score:.6f} {decision}", flush=True)
+            calibrated = f" llr {result['llr']:.4f} P(bona fide) {result['p_bona_fide']:.4f}" if calibration else ''
+            print(f"{path} {score:.6f} {result['decision']}{calibrated}", flush=True)
     if options.json:
-        print(json.dumps({'checkpoint': options.checkpoint, 'threshold': threshold, 'results': results}, indent=2))
+        print(json.dumps({'checkpoint': options.checkpoint, 'threshold': threshold, 'p_spoof': options.p_spoof,
+                          'calibration': state.get('calibration'), 'results': results}, indent=2))
     return 1 if failures else 0
 
 

@@ -20,6 +20,7 @@ from trainer.build import build_training_parts, detector_keys
 from trainer.centroid_monitor import CentroidMonitor
 from trainer.distributed import broadcast_buffers, is_distributed
 from trainer.ebm_step import training_step
+from evaluation.calibration import LinearCalibration, fit_calibration
 from evaluation.report import SetReport, report_set
 from trainer.scoring import score_trials
 from utils.experiment_logger import ExperimentLogger, build_logger
@@ -70,6 +71,8 @@ class Trainer:
             self.logger = build_logger(args, root=self.run_dir)
         trials = trials if trials is not None else run_trials(args, self.log)
         self.eval_sets = trials.evaluation
+        self.calibration_trials = trials.calibration
+        self.calibration: Optional[LinearCalibration] = None
         parts = build_training_parts(args, trials.train, rank, world_size, device)
         self.detector, self.model, self.loader = parts.detector, parts.model, parts.loader
         self.optimizer, self.scheduler = parts.optimizer, parts.scheduler
@@ -103,7 +106,7 @@ class Trainer:
             'model': self.detector.state_dict(), 'optimizer': self.optimizer.state_dict(),
             'scheduler': self.scheduler.state_dict(), 'epoch': self.epoch, 'step_in_epoch': self.step_in_epoch,
             'global_step': self.global_step, 'best': self.best, 'rng': rng_states(), 'args': redact(self.args),
-            'threshold': self.decision_threshold(),
+            'threshold': self.decision_threshold(), 'calibration': self._calibration_state(),
             'data_rng': self.loader.rng_states() if self.loader is not None else None,
         }
 
@@ -125,6 +128,8 @@ class Trainer:
         self.scheduler.load_state_dict(state['scheduler'])
         self.epoch, self.step_in_epoch = state['epoch'], state.get('step_in_epoch', 0)
         self.global_step, self.best = state.get('global_step', 0), state.get('best', {})
+        if state.get('calibration'):
+            self.calibration = LinearCalibration.from_dict(state['calibration'])
         restore_rng_states(state['rng'])
         if self.step_in_epoch:
             self.pending_data_rng = state.get('data_rng')
@@ -147,10 +152,29 @@ class Trainer:
         finally:
             restore_rng_states(states)
 
+    def _calibration_state(self) -> Optional[dict]:
+        return self.calibration.to_dict() if self.calibration is not None else None
+
+    def _calibrate(self, epoch: int, crop: int) -> None:
+        """Score the calibration set and fit score -> LLR on it (rank 0 keeps it)."""
+        name = self.args['calibration_set']
+        scores = score_trials(self.model, self.calibration_trials, crop, self.args['batch_size'], self.device,
+                              self.args['num_workers'], desc=f"eval {name}")
+        if not self.is_main:
+            return
+        labels = np.array([t.label for t in self.calibration_trials])
+        self.calibration = fit_calibration(scores[labels == 1], scores[labels == 0])
+        self.logger.log_metric('eval/calibration/scale', self.calibration.scale, epoch)
+        self.logger.log_metric('eval/calibration/offset', self.calibration.offset, epoch)
+        report_set(name, self.calibration_trials, scores, epoch, self.logger, os.path.join(self.run_dir, 'scores'),
+                   None, self.log, self.calibration)
+
     def _evaluate(self, epoch: int) -> Dict[str, SetReport]:
         broadcast_buffers(self.model)
         reports = {}
         crop = crop_samples(self.args['num_test_frames'], self.args['hop'])
+        if self.calibration_trials is not None:
+            self._calibrate(epoch, crop)
         for name, trials in self.eval_sets.items():
             scores = score_trials(self.model, trials, crop, self.args['batch_size'], self.device,
                                   self.args['num_workers'], desc=f"eval {name}")
@@ -158,14 +182,15 @@ class Trainer:
                 continue
             asv = os.path.join(self.args['path_19LA'], LA19_ASV_EVAL_SCORES) if name == '19LA' else None
             report = report_set(name, trials, scores, epoch, self.logger, os.path.join(self.run_dir, 'scores'),
-                                asv, self.log)
+                                asv, self.log, self.calibration)
             reports[name] = report
             if name not in self.best or report.eer < self.best[name]['eer']:
                 self.best[name] = {'eer': report.eer, 'epoch': epoch, 'threshold': report.threshold}
             self.logger.log_metric(f"eval/{name}/best_eer", self.best[name]['eer'], epoch)
         if self.is_main and not self.args['TEST']:
             self.logger.save_model(f"epoch_{epoch}", {'model': self.detector.state_dict(), 'epoch': epoch,
-                                                      'args': redact(self.args), 'threshold': self.decision_threshold()})
+                                                      'args': redact(self.args), 'threshold': self.decision_threshold(),
+                                                      'calibration': self._calibration_state()})
         return reports
 
     # ------------------------------------------------------------------ training

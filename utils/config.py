@@ -4,7 +4,7 @@ The keys themselves, their defaults and their rules live in `arguments.py` only.
 import ast
 import difflib
 import inspect
-from typing import Any, Callable, Dict, Sequence, Tuple
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 
 class ConfigError(ValueError):
@@ -168,8 +168,8 @@ class Bool(Rule):
 
 
 class Choice(Rule):
-    def __init__(self, *allowed: str):
-        self.allowed, self.requirement = allowed, f"must be one of {', '.join(allowed)}"
+    def __init__(self, *allowed: Optional[str]):
+        self.allowed, self.requirement = allowed, f"must be one of {', '.join(map(str, allowed))}"
 
     def accepts(self, value: Any) -> bool:
         return value in self.allowed

@@ -87,6 +87,16 @@ EXPERIMENT = {
     'f_decay_max'       : (2.0, Number()),
     'speed_factors'     : ([0.9, 1.1, 1.0], Numbers('positive')),  # one speed factor drawn per batch
 
+    # backbone: 'hm_conformer' (LFCC + HM-Conformer, five heads) or 'ssl_bridge' (frozen wav2vec 2.0 + bridge, one head)
+    'backbone'          : ('hm_conformer', Choice('hm_conformer', 'ssl_bridge')),
+    'ssl_checkpoint'    : (None, Text(optional=True)),      # HF folder, torchaudio bundle (NAME or NAME:FILE) or 'tiny-random'
+    'ssl_num_hidden_states': (25, Int(2)),                  # hidden states the front end gives (layers + 1): 25 for XLS-R 300M
+    'ssl_hidden_size'   : (1024, Int(1)),                   # their width: 1024 for XLS-R 300M
+    'ssl_freeze_until_epoch': (150, Int(0)),                # front end frozen while epoch <= this (the authors' T_0)
+    'ssl_bf16'          : (True, Bool()),                   # frozen front end in bfloat16 autocast on GPU
+    'agg_size'          : (128, Int(1)),                    # bridge width
+    'bridge_embedding_size': (160, Int(1)),                 # bridge embedding size (the authors' output_size)
+
     # HM-Conformer
     'bin_size'          : (120, Int(1)),                    # input feature size (LFCC + deltas)
     'output_size'       : (128, Int(1)),                    # model width d
@@ -144,9 +154,13 @@ def check_combinations(args: dict) -> None:
     require(layers == sorted(set(layers)) and all(0 <= i < args['num_blocks'] - 1 for i in layers),
             'downsample_layer', f"must be sorted distinct block indices in [0, num_blocks - 1) "
             f"(num_blocks={args['num_blocks']})", layers)
-    heads = num_heads(layers)
+    heads = num_heads(layers) if args['backbone'] == 'hm_conformer' else 1
     require(len(args['loss_weight']) == heads, 'loss_weight',
-            f"must have one weight per head: {heads} with downsample_layer={layers}", args['loss_weight'])
+            f"must have one weight per head: {heads} with backbone={args['backbone']}"
+            + (f", downsample_layer={layers}" if args['backbone'] == 'hm_conformer' else ''), args['loss_weight'])
+    require(args['backbone'] != 'ssl_bridge' or bool(args['ssl_checkpoint']), 'ssl_checkpoint',
+            "backbone=ssl_bridge needs the wav2vec 2.0 weights: a Hugging Face folder, a torchaudio bundle or "
+            "'tiny-random'", args['ssl_checkpoint'])
     require(not args['TEST'] or bool(args['checkpoint']), 'checkpoint', 'TEST=True needs checkpoint=PATH',
             args['checkpoint'])
     require(args['calibration_set'] != '19LA_dev' or args['path_19LA'] is not None, 'calibration_set',

@@ -5,12 +5,14 @@
     python3 main.py epoch=3 path_19LA=/mnt/asv             override any key of arguments.py
     python3 main.py TEST=True checkpoint=PATH              evaluate a saved model
     python3 main.py --demo                                 the generated demo corpus, on CPU, in minutes
+    python3 main.py --demo backbone=ssl_bridge             the same with a tiny random wav2vec 2.0 + bridge
 """
 import sys
 
 from arguments import get_args
 from data.protocol import ProtocolError
 from data.validation import DatasetError
+from models.ssl_frontend import SSLCheckpointError
 from trainer.checkpoint import CheckpointError
 from trainer.launch import launch, preflight
 from utils.config import ConfigError
@@ -26,11 +28,11 @@ def main(argv) -> int:
         return 0 if not unknown else 2
     if '--demo' in flags:
         from demo.settings import demo_overrides
-        overrides = demo_overrides() + overrides
+        overrides = demo_overrides(user_overrides=overrides) + overrides
     try:
         args, _, _ = get_args(overrides)
         trials = preflight(args)
-    except (ConfigError, DatasetError, ProtocolError, CheckpointError, RunFolderInUse) as error:
+    except (ConfigError, DatasetError, ProtocolError, CheckpointError, RunFolderInUse, SSLCheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     launch(args, trials)

@@ -1,6 +1,6 @@
 """`python3 main.py --demo`: the generated corpus and a short CPU schedule."""
 import os
-from typing import List
+from typing import List, Sequence
 
 from demo.corpus import make_demo_corpus
 
@@ -17,8 +17,15 @@ DEMO_SETTINGS = [
 ]
 
 
-def demo_overrides(cache: str = DEMO_CACHE) -> List[str]:
-    """Build the demo corpus once under `cache`; return the key=value overrides of the demo run."""
+# With backbone=ssl_bridge: a tiny random wav2vec 2.0 built in process (4 hidden states
+# of width 32) instead of XLS-R, so that the SSL path runs in minutes without weights.
+DEMO_SSL_SETTINGS = ['ssl_checkpoint=tiny-random', 'ssl_num_hidden_states=4', 'ssl_hidden_size=32',
+                     'loss_weight=[1.0]']
+
+
+def demo_overrides(cache: str = DEMO_CACHE, user_overrides: Sequence[str] = ()) -> List[str]:
+    """Build the demo corpus once under `cache`; return the key=value overrides of the demo
+    run (the user's overrides come after these and win)."""
     marker = os.path.join(cache, '.complete')
     if not os.path.isfile(marker):
         print(f"building the demo corpus in {cache} (once) ...", flush=True)
@@ -27,4 +34,5 @@ def demo_overrides(cache: str = DEMO_CACHE) -> List[str]:
             handle.write('\n'.join(f"{k}={v}" for k, v in roots.items()))
     with open(marker) as handle:
         paths = handle.read().split()
-    return paths + [f"path_log={os.path.join(REPO, 'results')}"] + DEMO_SETTINGS
+    ssl = DEMO_SSL_SETTINGS + ['name=demo_ssl_bridge'] if 'backbone=ssl_bridge' in user_overrides else []
+    return paths + [f"path_log={os.path.join(REPO, 'results')}"] + DEMO_SETTINGS + ssl

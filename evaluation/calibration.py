@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy.optimize import minimize
+from scipy.special import expit
 
 
 class CalibrationError(ValueError):
@@ -50,8 +51,8 @@ def fit_calibration(bona_scores: np.ndarray, spoof_scores: np.ndarray) -> Linear
         bona_llr, spoof_llr = scale * bona + offset, scale * spoof + offset
         # mean cost of each class: log(1 + exp(-llr)) for bona fide, log(1 + exp(llr)) for spoof
         cost = 0.5 * (np.mean(np.logaddexp(0, -bona_llr)) + np.mean(np.logaddexp(0, spoof_llr)))
-        bona_slope = -0.5 / (1 + np.exp(bona_llr)) / len(bona)      # d cost / d llr per bona fide trial
-        spoof_slope = 0.5 / (1 + np.exp(-spoof_llr)) / len(spoof)   # d cost / d llr per spoof trial
+        bona_slope = -0.5 * expit(-bona_llr) / len(bona)     # d cost / d llr per bona fide trial
+        spoof_slope = 0.5 * expit(spoof_llr) / len(spoof)    # d cost / d llr per spoof trial
         gradient = np.array([np.sum(bona_slope * bona) + np.sum(spoof_slope * spoof),
                              np.sum(bona_slope) + np.sum(spoof_slope)])
         return cost, gradient

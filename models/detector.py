@@ -52,6 +52,13 @@ class Detector(nn.Module):
     def num_heads(self) -> int:
         return len(self.backends)
 
+    def start_epoch(self, epoch: int) -> None:
+        """Nothing changes with the epoch here (the SSL detector unfreezes its front end)."""
+
+    def frozen_parameters(self) -> List[nn.Parameter]:
+        """Parameters no step may train (none here)."""
+        return []
+
     def centroid_names(self) -> List[str]:
         """State-dict names of the centroids (the parameters of the EBM step 2)."""
         return [f'centroids.{k}' for k in range(self.num_heads)]

@@ -1,7 +1,7 @@
 """Every part of a run, built from the configuration in one place. Constructors name
 their arguments after the configuration keys, so each part takes its keys by name."""
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import List, Optional, Union
 
 import torch
 from torch import nn
@@ -15,23 +15,35 @@ from data.datasets import TwoViewDataset
 from data.protocol import Trial
 from data.views import crop_samples
 from losses import EBMObjective, EOCSoftmax, class_weights_from_ratios
+from models.bridge import BridgeDetector, build_bridge_detector
 from models.detector import Detector
 from models.feature_masking import FeatureMasking
 from models.hm_conformer import HMConformer
 from models.lfcc import LFCC
+from models.ssl_frontend import load_ssl_frontend
 from trainer.distributed import wrap_detector
 from utils.config import keyword_args
 
 
-def build_detector(args: dict) -> Detector:
+SSL_BRIDGE_KEYS = ('ssl_num_hidden_states', 'ssl_hidden_size', 'agg_size', 'bridge_embedding_size')
+
+
+def build_detector(args: dict) -> Union[Detector, BridgeDetector]:
+    """The detector of `backbone`: LFCC + HM-Conformer, or wav2vec 2.0 + bridge."""
+    if args['backbone'] == 'ssl_bridge':
+        return build_bridge_detector(args['ssl_num_hidden_states'], args['ssl_hidden_size'], args['agg_size'],
+                                     args['bridge_embedding_size'], load_ssl_frontend(args['ssl_checkpoint']),
+                                     args['ssl_freeze_until_epoch'], args['ssl_bf16'])
     return Detector(LFCC(**keyword_args(args, LFCC)), FeatureMasking(**keyword_args(args, FeatureMasking)),
                     HMConformer(**keyword_args(args, HMConformer)), **keyword_args(args, Detector))
 
 
 def detector_keys(args: dict) -> List[str]:
-    """The configuration keys the detector is built from."""
+    """The configuration keys the detector's shapes are built from."""
+    if args['backbone'] == 'ssl_bridge':
+        return ['backbone', *SSL_BRIDGE_KEYS]
     parts = (LFCC, FeatureMasking, HMConformer, Detector)
-    return sorted({key for part in parts for key in keyword_args(args, part)})
+    return sorted({'backbone'} | {key for part in parts for key in keyword_args(args, part)})
 
 
 def build_objective(args: dict) -> EBMObjective:
@@ -70,7 +82,7 @@ def build_optimizer(args: dict, detector: nn.Module):
 
 @dataclass
 class TrainingParts:
-    detector: Detector                  # the bare model: checkpoints, centroids, scoring
+    detector: Union[Detector, BridgeDetector]  # the bare model: checkpoints, centroids, scoring
     model: nn.Module                    # the detector, in DDP when a process group is up
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler

@@ -13,9 +13,12 @@ from trainer.distributed import average_gradients, unwrap
 
 
 def _set_trainable(detector: nn.Module, centroids: bool, others: bool) -> None:
+    """The detector's frozen parameters (a frozen SSL front end) stay untrainable."""
     centroid_ids = {id(c) for c in detector.centroids}
+    frozen_ids = {id(p) for p in detector.frozen_parameters()}
     for parameter in detector.parameters():
-        parameter.requires_grad_(centroids if id(parameter) in centroid_ids else others)
+        if id(parameter) not in frozen_ids:
+            parameter.requires_grad_(centroids if id(parameter) in centroid_ids else others)
 
 
 class StepResult(NamedTuple):

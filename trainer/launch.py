@@ -7,10 +7,12 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from data.asvspoof_sets import RunTrials, run_trials
+from models.ssl_frontend import ssl_shape
 from trainer.build import build_detector, detector_keys
 from trainer.checkpoint import RESUME_KEYS, load_checkpoint, load_model_state, resolve_resume
 from trainer.trainer import Trainer
 from utils.run_folder import training_run_dir
+from utils.config import ConfigError
 from utils.run_lock import RunLock
 
 
@@ -59,6 +61,15 @@ def preflight(args: dict) -> RunTrials:
     checkpoint that fits. Raises
     DatasetError / CheckpointError / RunFolderInUse naming the path; returns the trials
     read, for the trainer."""
+    if args['backbone'] == 'ssl_bridge':
+        shape = ssl_shape(args['ssl_checkpoint'])
+        if shape != (args['ssl_num_hidden_states'], args['ssl_hidden_size']):
+            raise ConfigError(f"ssl_num_hidden_states={args['ssl_num_hidden_states']}, ssl_hidden_size="
+                              f"{args['ssl_hidden_size']}: {args['ssl_checkpoint']} gives {shape[0]} hidden states "
+                              f"of width {shape[1]}; set ssl_num_hidden_states={shape[0]} ssl_hidden_size={shape[1]}")
+        if args['ssl_freeze_until_epoch'] < args['epoch'] and max(torch.cuda.device_count(), args['world_size']) > 1:
+            raise ConfigError(f"ssl_freeze_until_epoch={args['ssl_freeze_until_epoch']}: training the wav2vec 2.0 "
+                              f"front end (epochs after it) is supported in one process only")
     trials = run_trials(args)
     if args['TEST']:
         checkpoint, required = args['checkpoint'], ('model',)

@@ -210,6 +210,7 @@ class Trainer:
     def train_epoch(self, epoch: int) -> bool:
         """One epoch (from step_in_epoch when resuming); False when stopped early."""
         self.loader.set_epoch(epoch)
+        self.detector.start_epoch(epoch)
         if self.pending_data_rng:
             # mid-epoch resume with num_workers=0: continue the augmentation draws exactly
             self.loader.restore_rng_states(self.pending_data_rng)

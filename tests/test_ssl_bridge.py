@@ -1,0 +1,173 @@
+"""The second backbone: a wav2vec 2.0 front end equal to Hugging Face's, the authors'
+bridge classifier, their saved classifiers, the frozen front end, and learning."""
+import os
+
+import pytest
+import torch
+
+from arguments import get_args
+from models.bridge import AttentiveStatsPooling, ClassifierLoadError, build_bridge_detector, load_ebm_classifier
+from models.ssl_frontend import SSLCheckpointError, load_ssl_frontend, ssl_shape, torchaudio_state
+from tests.helpers import FIXTURES
+from trainer.build import build_detector, build_objective
+from trainer.ebm_step import ebm_step
+
+TINY = os.path.join(FIXTURES, 'wav2vec2_tiny')
+SSL_ARGS = ['backbone=ssl_bridge', 'ssl_checkpoint=tiny-random', 'ssl_num_hidden_states=4', 'ssl_hidden_size=32',
+            'loss_weight=[1.0]']
+
+
+@pytest.mark.parametrize('variant', ['stable', 'base'])
+def test_hidden_states_equal_hugging_face(variant):
+    """stable: XLS-R's form, model.safetensors; base: post-norm, pytorch_model.bin with weight_g/v."""
+    frontend = load_ssl_frontend(os.path.join(TINY, variant)).eval()
+    expected = torch.load(os.path.join(TINY, f'{variant}_hidden_states.pt'))
+    with torch.no_grad():
+        states = frontend(torch.load(os.path.join(TINY, 'wave.pt')))
+    assert states.shape == expected.shape == (2, 4, 24, 32)
+    assert torch.allclose(states, expected, atol=1e-4)
+    assert (frontend.num_hidden_states, frontend.hidden_size) == ssl_shape(os.path.join(TINY, variant)) == (4, 32)
+
+
+def test_missing_checkpoints_say_how_to_get_the_weights(tmp_path):
+    for path in (str(tmp_path / 'nowhere'), str(tmp_path)):
+        with pytest.raises(SSLCheckpointError, match='huggingface-cli download facebook/wav2vec2-xls-r-300m'):
+            ssl_shape(path)
+    (tmp_path / 'config.json').write_text('{}')
+    with pytest.raises(SSLCheckpointError, match='neither model.safetensors nor pytorch_model.bin'):
+        ssl_shape(str(tmp_path))
+    with pytest.raises(SSLCheckpointError, match="'NOT_A_BUNDLE' is neither a folder nor a torchaudio"):
+        ssl_shape('NOT_A_BUNDLE')
+    with pytest.raises(SSLCheckpointError, match='weight file /no/file.pth of bundle WAV2VEC2_XLSR_300M'):
+        ssl_shape('WAV2VEC2_XLSR_300M:/no/file.pth')
+    assert ssl_shape('WAV2VEC2_XLSR_300M') == (25, 1024)
+
+
+def test_pretraining_heads_and_prefixes_are_mapped():
+    state = {'wav2vec2.encoder.layers.0.attention.q_proj.weight': 1, 'wav2vec2.feature_projection.projection.bias': 2,
+             'wav2vec2.encoder.pos_conv_embed.conv.weight_g': 3, 'quantizer.codevectors': 4, 'project_q.weight': 5,
+             'wav2vec2.masked_spec_embed': 6}
+    assert torchaudio_state(state) == {
+        'encoder.transformer.layers.0.attention.q_proj.weight': 1, 'encoder.feature_projection.projection.bias': 2,
+        'encoder.transformer.pos_conv_embed.conv.parametrizations.weight.original0': 3}
+
+
+def _detector(*extra):
+    torch.manual_seed(0)
+    return build_detector(get_args(SSL_ARGS + list(extra))[0])
+
+
+def test_the_frozen_front_end_gets_no_gradient_and_stays_out_of_checkpoints():
+    detector = _detector().train()
+    assert not detector.ssl.training and detector.classifier.training
+    features = detector.features(torch.randn(2, 16_000))
+    assert features.shape == (2, 4, 49, 32) and not features.requires_grad
+    (detector(features)[0] @ detector.centroids[0].t()).sum().backward()
+    assert all(p.grad is None for p in detector.ssl.parameters())
+    assert all(p.grad is not None for p in detector.classifier.parameters())
+    assert not any(key.startswith('ssl.') for key in detector.state_dict())
+    detector.start_epoch(151)  # after ssl_freeze_until_epoch: trained, and then saved
+    assert detector.ssl.training and any(key.startswith('ssl.') for key in detector.state_dict())
+    assert detector.features(torch.randn(1, 16_000)).requires_grad
+
+
+def test_attentive_statistics_pooling_with_the_authors_noise():
+    pooling = AttentiveStatsPooling(3)
+    x = torch.randn(2, 5, 3)
+    attention = torch.softmax(torch.tanh(x @ pooling.mm_weights.t()), dim=1)
+    weighted = x * attention
+    out = pooling(x)
+    assert torch.allclose(out[:, :3], weighted.sum(1), atol=1e-6)
+    assert torch.allclose(out[:, 3:], weighted.std(1), atol=1e-4)  # the 1e-5 noise barely moves it
+
+
+def test_the_authors_saved_classifier_loads_and_scores_alike(tmp_path):
+    source = _detector().eval()
+    authors = {f"module.{key[len('classifier.'):]}": value for key, value in source.state_dict().items()
+               if key.startswith('classifier.')}
+    authors['module.loss.weight'] = source.centroids[0].detach().clone()
+    torch.save(authors, tmp_path / 'classifier.pt')
+    target = _detector('ssl_num_hidden_states=4').eval()
+    torch.manual_seed(5)
+    target.centroids[0].data.normal_()
+    load_ebm_classifier(target, str(tmp_path / 'classifier.pt'))
+    wave = torch.randn(2, 16_000)
+    torch.manual_seed(1)
+    expected = source.score(wave)
+    torch.manual_seed(1)
+    assert torch.allclose(target.score(wave), expected, atol=1e-6)
+    del authors['module.linear.weight']
+    authors['module.extra'] = torch.zeros(1)
+    torch.save(authors, tmp_path / 'broken.pt')
+    with pytest.raises(ClassifierLoadError, match=r"missing keys \['classifier.linear.weight'\].*'classifier.extra'"):
+        target.load_ebm_classifier(str(tmp_path / 'broken.pt'))
+
+
+def test_two_step_update_learns_on_separable_hidden_states():
+    """On hidden states where bona fide and spoof differ, loss_2 falls and the centroid
+    turns toward the bona fide embeddings (the bridge has no BatchNorm: the authors' step)."""
+    args = get_args(SSL_ARGS + ['use_bpl=False'])[0]
+    torch.manual_seed(0)
+    detector = build_bridge_detector(4, 32, 16, 24).train()
+    optimizer = torch.optim.Adam(detector.parameters(), lr=0.01)
+    objective = build_objective(args)
+    generator = torch.Generator().manual_seed(1)
+    pattern = torch.randn(4, 1, 32, generator=generator)
+
+    def batch(rows=10, bona=4):
+        states = torch.randn(rows, 4, 12, 32, generator=generator)
+        labels = (torch.arange(rows) < bona).long()
+        return states + 1.5 * pattern.unsqueeze(0) * labels.view(-1, 1, 1, 1), labels
+
+    def cosine():
+        states, labels = batch(40, 20)
+        with torch.no_grad():
+            embedding = torch.nn.functional.normalize(detector(states)[0][labels == 1], dim=1).mean(0)
+        return torch.nn.functional.cosine_similarity(embedding, detector.centroids[0][0], dim=0).item()
+
+    before, losses_2 = cosine(), []
+    for _ in range(40):
+        states, labels = batch()
+        losses_2.append(ebm_step(detector, optimizer, objective, states, None, labels).loss_2)
+    after = cosine()
+    assert sum(losses_2[-5:]) < 0.5 * sum(losses_2[:5]), losses_2
+    assert after > 0.6 and after > before + 0.3, (before, after)
+
+
+def test_configuration_rules_for_the_ssl_backbone():
+    from utils.config import ConfigError
+    with pytest.raises(ConfigError, match='ssl_checkpoint=None: backbone=ssl_bridge needs'):
+        get_args(['backbone=ssl_bridge', 'loss_weight=[1.0]'])
+    with pytest.raises(ConfigError, match='loss_weight=.*one weight per head: 1 with backbone=ssl_bridge'):
+        get_args(['backbone=ssl_bridge', 'ssl_checkpoint=tiny-random'])
+
+
+def test_preflight_names_a_front_end_of_another_shape(demo_corpus, tmp_path, capsys):
+    import main
+    paths = [f"{key}={value}" for key, value in demo_corpus.items()]
+    code = main.main(paths + SSL_ARGS + [f'path_log={tmp_path}', 'ssl_num_hidden_states=25', 'ssl_hidden_size=1024'])
+    assert code == 2
+    assert 'tiny-random gives 4 hidden states of width 32; set ssl_num_hidden_states=4 ssl_hidden_size=32' in \
+        capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_ssl_bridge_trains_evaluates_and_infers_end_to_end(demo_corpus, tmp_path, capsys):
+    from tests.helpers import FIXTURES as fixtures, tiny_args
+    from tools import infer
+    from trainer.trainer import Trainer
+    args = tiny_args(demo_corpus, tmp_path, 'name=ssl', 'epoch=1', 'path_21LA=None', 'path_21DF=None', *SSL_ARGS)
+    trainer = Trainer(args)
+    trainer.run()
+    state = torch.load(os.path.join(trainer.run_dir, 'models', 'epoch_1.pt'), weights_only=False)
+    assert set(state['model']) == {key for key in trainer.detector.state_dict()} and \
+        not any(key.startswith('ssl.') for key in state['model'])
+    assert 'eval/19LA/eer' in open(os.path.join(trainer.run_dir, 'metrics', 'eval_19LA_eer.txt')).read()
+    tester = Trainer(tiny_args(demo_corpus, tmp_path, 'name=ssl', 'TEST=True', 'path_21LA=None', 'path_21DF=None',
+                               f"checkpoint={os.path.join(trainer.run_dir, 'models', 'epoch_1.pt')}", *SSL_ARGS))
+    tester.run()
+    assert tester.best['19LA']['eer'] == pytest.approx(trainer.best['19LA']['eer'], abs=2.0)  # ASP noise only
+    capsys.readouterr()
+    flac = os.path.join(fixtures, 'asvspoof2019_la', 'LA_T_1272637.flac')
+    assert infer.main(['--checkpoint', os.path.join(trainer.run_dir, 'models', 'epoch_1.pt'), flac]) == 0
+    assert capsys.readouterr().out.startswith(flac)

@@ -15,7 +15,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 from data.protocol import Trial
-from data.validation import unreadable_audio
+from data.validation import default_header_workers, unreadable_audio
 
 
 def write_folder(folder: str, count: int) -> list:
@@ -40,7 +40,7 @@ def main() -> None:
         start = time.perf_counter()
         bad = unreadable_audio(trials, 'DF-size folder', options.workers)
         elapsed = time.perf_counter() - start
-        threads = options.workers or min(32, 2 * (os.cpu_count() or 1))
+        threads = options.workers or default_header_workers()
         print(f"{attempt}: {len(trials):,} headers in {elapsed:.1f} s ({len(trials) / elapsed:,.0f} files/s, "
               f"{threads} threads, {os.cpu_count()} cores), {len(bad)} unreadable")
 

@@ -115,12 +115,16 @@ def _header_problem(path: str) -> Optional[str]:
     return None
 
 
+def default_header_workers() -> int:
+    """Two threads per core: the reads wait on the disk, the parsing holds the GIL."""
+    return min(32, 2 * (os.cpu_count() or 1))
+
+
 def unreadable_audio(trials: List[Trial], name: str = 'audio', workers: Optional[int] = None,
                      progress: bool = True) -> List[Tuple[str, str]]:
     """(path, problem) for every trial whose file header cannot be read, checked in
-    `workers` threads (by default two per core: the reads wait on the disk, the parsing
-    holds the GIL) with a progress bar."""
-    workers = workers or min(32, 2 * (os.cpu_count() or 1))
+    `workers` threads (default_header_workers() by default) with a progress bar."""
+    workers = workers or default_header_workers()
     paths = sorted({trial.path for trial in trials})
     with ThreadPoolExecutor(workers) as pool:
         problems = list(tqdm(pool.map(_header_problem, paths, chunksize=256), total=len(paths), leave=False,

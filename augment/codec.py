@@ -3,8 +3,8 @@
 the authors pipe each item through an ffmpeg process).
 
 MP3, Vorbis and Opus go through libsndfile (soundfile) in memory; AAC through PyAV
-(FFmpeg's libraries). Every round trip returns a float64 16 kHz waveform of exactly
-the input length (encoder priming removed), at the rate it was given (16 kHz by default).
+(FFmpeg's libraries). Every round trip returns a float64 waveform of exactly the input
+length (encoder priming removed), at the rate it was given (`sample_rate`, 16 kHz by default).
 """
 import io
 from typing import Callable, Dict, List, Optional, Tuple
@@ -156,8 +156,8 @@ class RandomCodec:
     """Apply CodecAugment with probability codec_p (0.8 by default): (x, rng, keep) -> x.
 
     QUIRK:codec-cut: only when the codec is applied is the waveform first cut to its first `keep`
-    samples (the authors encode 1.2 x the crop, not the whole file); otherwise it is
-    returned whole, so a later random window ranges over the whole file.
+    samples (codec_crop_factor x the crop: the authors encode 1.2 x the crop, not the whole file);
+    otherwise it is returned whole, so a later random window ranges over the whole file.
     """
 
     def __init__(self, codec_p: float = 0.8, codec_opus: bool = False, g711_round_trip: bool = False,

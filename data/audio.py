@@ -1,4 +1,4 @@
-"""Reading audio as mono float at 16 kHz."""
+"""Reading audio as mono float at the configured sample rate (16 kHz by default)."""
 import math
 import warnings
 

@@ -15,8 +15,8 @@ from data.views import Augment, Codec, make_view
 class TwoViewDataset(Dataset):
     """Item i -> (long_view (crop_long,), short_view (crop_short,), label), float32 tensors.
 
-    Both views are cut from the same file and augmented independently: codec
-    (applying itself with its own probability) on the first 1.2 x crop samples, wrap
+    Both views are cut from the same file and augmented independently: codec (applying
+    itself with its own probability) on the first codec_crop_factor x crop samples, wrap
     padding, long view from the start and short view a random window, then RawBoost.
     An unreadable or empty file is skipped (named once, remembered, another item drawn);
     the run stops when the distinct unreadable files exceed `max_failure_rate` of the

@@ -8,7 +8,7 @@ Codec = Callable[[np.ndarray, np.random.Generator, int], np.ndarray]
 
 
 def crop_samples(frames: int, hop: int = 160) -> int:
-    """Samples of a crop of `frames` LFCC frames: frames * 160 - 40 (404 -> 64,600)."""
+    """Samples of a crop of `frames` LFCC frames: frames * hop - 40 (404 x 160 - 40 = 64,600)."""
     return frames * hop - 40
 
 

@@ -19,9 +19,9 @@ class HierarchicalConformerEncoder(nn.Module):
                  linear_units: int = 256, num_blocks: int = 6, kernel_size: int = 15,
                  downsample_layer: List[int] = (1, 3), pooling_size: int = 2, dropout_rate: float = 0.1):
         super().__init__()
-        self.embed = Conv2dSubsampling2(input_size, d_model)
         self.downsample_layer = list(downsample_layer)
-        blocks, len_cls = [], len(self.downsample_layer) + 1
+        self.embed = Conv2dSubsampling2(input_size, d_model, self.num_cls)
+        blocks, len_cls = [], self.num_cls
         for index in range(num_blocks):
             pooling = pooling_size if index in self.downsample_layer else 0
             blocks.append(ConformerBlock(d_model, attention_heads, linear_units, kernel_size, dropout_rate,

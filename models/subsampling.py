@@ -1,4 +1,4 @@
-"""conv2d2 subsampling with the three CLS tokens of HM-Conformer."""
+"""conv2d2 subsampling with the CLS tokens of HM-Conformer."""
 from typing import Tuple
 
 import torch
@@ -8,19 +8,21 @@ from models.positional_encoding import RelPositionalEncoding
 
 
 class Conv2dSubsampling2(nn.Module):
-    """Features (B, T, F) -> sequence (B, 3 + T', d) and pos_emb (1, 3 + T', d).
+    """Features (B, T, F) -> sequence (B, num_cls + T', d) and pos_emb (1, num_cls + T', d).
 
     Conv2d(1 -> d, 3x3, stride 2) + ReLU halves time and frequency (T' = (T - 1) // 2),
-    a Linear maps d * ((F // 2) - 1) to d. The sequence is [c_a, c_b, c_0, frames]:
-    `cls_token1` is the pair (c_a, c_b), `cls_token` is c_0, all initialised U[0, 1).
+    a Linear maps d * ((F // 2) - 1) to d. The sequence is [c_1 .. c_{n-1}, c_0, frames]
+    with n = num_cls, one CLS token per level the encoder reads out: `cls_token1` holds
+    (c_1 .. c_{n-1}) (the authors' (1, 2, d) pair with the default two pooling blocks),
+    `cls_token` is c_0, all initialised U[0, 1).
     """
 
-    def __init__(self, input_size: int, d_model: int):
+    def __init__(self, input_size: int, d_model: int, num_cls: int = 3):
         super().__init__()
         self.conv = nn.Sequential(nn.Conv2d(1, d_model, 3, 2), nn.ReLU())
         self.out = nn.Sequential(nn.Linear(d_model * (input_size // 2 - 1), d_model))
         self.cls_token = nn.Parameter(torch.rand(1, 1, d_model))
-        self.cls_token1 = nn.Parameter(torch.rand(1, 2, d_model))
+        self.cls_token1 = nn.Parameter(torch.rand(1, num_cls - 1, d_model))
         self.pos_enc = RelPositionalEncoding(d_model)
 
     def forward(self, features: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:

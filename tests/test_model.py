@@ -68,6 +68,25 @@ def test_shapes_through_the_hierarchy(detector, samples, frames):
     assert [tuple(e.shape) for e in embeddings] == [(2, 64)] * 5
 
 
+@pytest.mark.parametrize('layers', [[2], [0, 2, 4], [1, 2, 3]])
+def test_other_pooling_blocks_get_one_cls_token_per_level(layers):
+    """Every level the encoder reads out has its own token in front of the frames: with k
+    pooling blocks, k + 1 tokens; the frames are halved k times and none is read as a CLS."""
+    args = get_args([f'downsample_layer={layers}', f"loss_weight={[1.0] * (len(layers) + 3)}", 'output_size=32',
+                     'linear_units=48', 'embedding_size=16'])[0]
+    torch.manual_seed(0)
+    encoder = build_detector(args).eval().frontend.conformer_mp
+    features = torch.randn(2, 404, 120)
+    sequence, _ = encoder.embed(features)
+    assert sequence.shape[1] == len(layers) + 1 + 201
+    assert encoder.embed.cls_token1.shape == (1, len(layers), 32)
+    frames, cls = encoder(features)
+    expected = 201
+    for _ in layers:
+        expected //= 2
+    assert frames.shape[1] == expected and cls.shape[1] == len(layers) + 1
+
+
 def test_cls_rows_skip_the_convolution(detector):
     block = detector.frontend.conformer_mp.encoders[2]
     assert block.len_cls == 2

@@ -176,3 +176,58 @@ def test_seed_everything_sets_the_cudnn_flags(deterministic):
         assert torch.backends.cudnn.benchmark is (not deterministic)
     finally:
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved
+
+
+@pytest.mark.slow
+def test_evaluation_reads_audio_at_the_configured_sample_rate(demo_corpus, tiny_run, tmp_path):
+    """sample_rate reaches evaluation as it reaches training and tools.infer: at 8 kHz every
+    file is read (resampled) at 8 kHz before its test crop is scored."""
+    from data.audio import read_audio
+    from data.protocol import read_asvspoof2019
+    from data.views import crop_samples, make_view
+    checkpoint = os.path.join(tiny_run, 'models', 'epoch_1.pt')
+    args = tiny_args(demo_corpus, tmp_path, 'name=rate', 'TEST=True', f'checkpoint={checkpoint}', 'sample_rate=8000',
+                     'path_21LA=None', 'path_21DF=None')
+    tester = Trainer(args)
+    tester.run()
+    with open(os.path.join(tester.run_dir, 'scores', '19LA_epoch1.txt')) as handle:
+        logged = dict((line.split()[0], float(line.split()[1])) for line in handle)
+    detector = build_detector(args).eval()
+    detector.load_state_dict(load_checkpoint(checkpoint)['model'])
+    trials = read_asvspoof2019(demo_corpus['path_19LA'], 'eval')[:4]
+    crop = crop_samples(args['num_test_frames'], args['hop'])
+    waves = torch.stack([torch.from_numpy(make_view(read_audio(t.path, 8000), crop, False, None)).float()
+                         for t in trials])
+    with torch.no_grad():
+        expected = detector.score(waves)
+    assert np.allclose([logged[t.utt_id] for t in trials], expected.numpy(), atol=1e-5)
+
+
+def _ddp_ignore_worker(rank, world, port, args, out_dir):
+    os.environ['MASTER_ADDR'], os.environ['MASTER_PORT'] = '127.0.0.1', str(port)
+    dist.init_process_group('gloo', rank=rank, world_size=world)
+    from trainer.distributed import wrap_detector
+    torch.manual_seed(0)
+    detector = build_detector(args)
+    model = wrap_detector(detector)
+    registered = {id(p) for p in model._module_parameters}
+    result = {'ignored': sorted(model.parameters_to_ignore), 'centroids_registered':
+              any(id(c) in registered for c in detector.centroids)}
+    detector.centroids[0].requires_grad_(True)
+    (detector.centroids[0] * (rank + 1)).sum().backward()  # outside DDP's forward: DDP must not touch it
+    result['centroid_grad'] = detector.centroids[0].grad.clone()
+    torch.save(result, os.path.join(out_dir, f'{rank}.pt'))
+    dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_ddp_leaves_the_centroids_to_the_two_step_update(tmp_path):
+    """Pins the private DDP call of trainer/distributed.py (no public one exists): the centroids
+    are not DDP's to reduce, so a gradient computed outside its forward stays per process."""
+    args = get_args(TINY)[0]
+    mp.spawn(_ddp_ignore_worker, args=(2, free_port(), args, str(tmp_path)), nprocs=2, join=True)
+    for rank in (0, 1):
+        result = torch.load(tmp_path / f'{rank}.pt')
+        assert result['ignored'] == [f'centroids.{k}' for k in range(5)]
+        assert not result['centroids_registered']
+        assert torch.equal(result['centroid_grad'], torch.full((1, 16), float(rank + 1)))

@@ -14,12 +14,12 @@ from trainer.distributed import is_distributed, unwrap
 
 @torch.no_grad()
 def score_trials(model: torch.nn.Module, trials: List[Trial], crop: int, batch_size: int, device: torch.device,
-                 num_workers: int = 0, desc: str = 'scoring') -> np.ndarray:
+                 num_workers: int = 0, desc: str = 'scoring', sample_rate: int = 16000) -> np.ndarray:
     """One score per trial, in trial order, gathered from all ranks (the padding
-    duplicates of DistributedSampler are dropped)."""
+    duplicates of DistributedSampler are dropped); audio read at `sample_rate`."""
     detector = unwrap(model)
     detector.eval()
-    dataset = EvalDataset(trials, crop)
+    dataset = EvalDataset(trials, crop, sample_rate)
     world = dist.get_world_size() if is_distributed() else 1
     rank = dist.get_rank() if is_distributed() else 0
     sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=False) if world > 1 else None

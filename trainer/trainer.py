@@ -159,7 +159,7 @@ class Trainer:
         """Score the calibration set and fit score -> LLR on it (rank 0 keeps it)."""
         name = self.args['calibration_set']
         scores = score_trials(self.model, self.calibration_trials, crop, self.args['batch_size'], self.device,
-                              self.args['num_workers'], desc=f"eval {name}")
+                              self.args['num_workers'], f"eval {name}", self.args['sample_rate'])
         if not self.is_main:
             return
         labels = np.array([t.label for t in self.calibration_trials])
@@ -177,7 +177,7 @@ class Trainer:
             self._calibrate(epoch, crop)
         for name, trials in self.eval_sets.items():
             scores = score_trials(self.model, trials, crop, self.args['batch_size'], self.device,
-                                  self.args['num_workers'], desc=f"eval {name}")
+                                  self.args['num_workers'], f"eval {name}", self.args['sample_rate'])
             if not self.is_main:
                 continue
             asv = os.path.join(self.args['path_19LA'], LA19_ASV_EVAL_SCORES) if name == '19LA' else None

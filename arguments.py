@@ -9,9 +9,9 @@ plain dicts of values and their merge.
 """
 from typing import Sequence, Tuple
 
-from models.hm_conformer import num_heads
-from utils.config import (Bool, Choice, Int, Ints, Number, Numbers, Text, Texts, apply_overrides, defaults,
-                          require, validate)
+from models.registry import backbone_names, get_backbone
+from utils.config import (Bool, Choice, Int, Ints, Number, Numbers, Registered, Text, Texts, apply_overrides,
+                          defaults, require, validate)
 
 SYSTEM = {
     # experiment information
@@ -87,18 +87,32 @@ EXPERIMENT = {
     'f_decay_max'       : (2.0, Number()),
     'speed_factors'     : ([0.9, 1.1, 1.0], Numbers('positive')),  # one speed factor drawn per batch
 
-    # backbone: 'hm_conformer' (LFCC + HM-Conformer, five heads) or 'ssl_bridge' (frozen wav2vec 2.0 + bridge, one head)
-    'backbone'          : ('hm_conformer', Choice('hm_conformer', 'ssl_bridge')),
+    # backbone, a name in models/registry.py: 'hm_conformer' (LFCC + HM-Conformer, five heads), 'ssl_bridge'
+    # (frozen wav2vec 2.0 + the authors' bridge, one head) or 'aasist' (AASIST on the waveform, one head)
+    'backbone'          : ('hm_conformer', Registered(backbone_names)),
+
+    # ssl_bridge
     'ssl_checkpoint'    : (None, Text(optional=True)),      # HF folder, torchaudio bundle (NAME or NAME:FILE) or 'tiny-random'
-    'ssl_num_hidden_states': (25, Int(2)),                  # hidden states the front end gives (layers + 1): 25 for XLS-R 300M
-    'ssl_hidden_size'   : (1024, Int(1)),                   # their width: 1024 for XLS-R 300M
+    'ssl_num_hidden_states': (None, Int(2, optional=True)),  # None: from the checkpoint (25 for XLS-R 300M); set: checked
+    'ssl_hidden_size'   : (None, Int(1, optional=True)),    # None: from the checkpoint (1024 for XLS-R 300M); set: checked
     'ssl_freeze_until_epoch': (150, Int(0)),                # front end frozen while epoch <= this (the authors' T_0)
     'ssl_bf16'          : (True, Bool()),                   # frozen front end in bfloat16 autocast on GPU
     'agg_size'          : (128, Int(1)),                    # bridge width
     'bridge_embedding_size': (160, Int(1)),                 # bridge embedding size (the authors' output_size)
 
-    # HM-Conformer
-    'bin_size'          : (120, Int(1)),                    # input feature size (LFCC + deltas)
+    # aasist: AASIST's published configuration (AASIST-L: aasist_channels=[32,32,24,24] aasist_gat_dims=[24,32]
+    # aasist_pool_ratios=[0.4,0.5,0.7])
+    'aasist_checkpoint' : (None, Text(optional=True)),      # their released .pth (AASIST.pth, AASIST-L.pth) to start from
+    'aasist_channels'   : ([32, 32, 64, 64], Ints()),       # output channels of residual blocks 1-4 (5 and 6 repeat the 4th)
+    'aasist_gat_dims'   : ([64, 32], Ints()),               # graph attention / heterogeneous graph widths (embedding 5 x 2nd)
+    'aasist_pool_ratios': ([0.5, 0.7, 0.5], Numbers('fraction')),  # nodes kept: spectral, temporal, heterogeneous pooling
+    'aasist_temperatures': ([2.0, 2.0, 100.0], Numbers('positive')),  # attention temperatures, in the same order
+    'aasist_sinc_filters': (70, Int(3)),                    # sinc band-pass filters (spectral nodes: a third of them)
+    'aasist_first_conv' : (128, Int(1)),                    # sinc filter length (made odd: 129)
+    'aasist_score'      : ('cosine', Choice('cosine', 'logit')),  # 'cosine' (EBM) or 'logit': AASIST's own output, for TEST
+    'aasist_freq_aug'   : (False, Bool()),                  # AASIST's masking of sinc filters in training (off as theirs)
+
+    # HM-Conformer (its input size is 3 x n_lfcc)
     'output_size'       : (128, Int(1)),                    # model width d
     'attention_heads'   : (4, Int(1)),                      # heads of the relative-position attention
     'linear_units'      : (256, Int(1)),                    # feed-forward hidden size
@@ -144,31 +158,27 @@ def check_combinations(args: dict) -> None:
     require(args['snr_min'] <= args['snr_max'], 'snr_min', f"must be <= snr_max ({args['snr_max']})", args['snr_min'])
     require(args['f_decay_min'] <= args['f_decay_max'], 'f_decay_min', f"must be <= f_decay_max "
             f"({args['f_decay_max']})", args['f_decay_min'])
-    require(args['win_length'] <= args['n_fft'], 'win_length', f"must be <= n_fft ({args['n_fft']})",
-            args['win_length'])
-    require(args['output_size'] % args['attention_heads'] == 0, 'attention_heads',
-            f"must divide output_size ({args['output_size']})", args['attention_heads'])
-    require(args['cnn_module_kernel'] % 2 == 1, 'cnn_module_kernel', 'must be odd (same padding)',
-            args['cnn_module_kernel'])
-    layers = args['downsample_layer']
-    require(layers == sorted(set(layers)) and all(0 <= i < args['num_blocks'] - 1 for i in layers),
-            'downsample_layer', f"must be sorted distinct block indices in [0, num_blocks - 1) "
-            f"(num_blocks={args['num_blocks']})", layers)
-    heads = num_heads(layers) if args['backbone'] == 'hm_conformer' else 1
-    require(len(args['loss_weight']) == heads, 'loss_weight',
-            f"must have one weight per head: {heads} with backbone={args['backbone']}"
-            + (f", downsample_layer={layers}" if args['backbone'] == 'hm_conformer' else ''), args['loss_weight'])
-    require(args['backbone'] != 'ssl_bridge' or bool(args['ssl_checkpoint']), 'ssl_checkpoint',
-            "backbone=ssl_bridge needs the wav2vec 2.0 weights: a Hugging Face folder, a torchaudio bundle or "
-            "'tiny-random'", args['ssl_checkpoint'])
+    backbone = get_backbone(args['backbone'])
+    backbone.check(args)
+    heads = backbone.num_heads(args)
+    weights = str([1.0] * heads).replace(' ', '')
+    require(len(args['loss_weight']) == heads, 'loss_weight', f"must have one weight per head: {heads} with "
+            f"backbone={args['backbone']} (e.g. loss_weight={weights})", args['loss_weight'])
     require(not args['TEST'] or bool(args['checkpoint']), 'checkpoint', 'TEST=True needs checkpoint=PATH',
             args['checkpoint'])
     require(args['calibration_set'] != '19LA_dev' or args['path_19LA'] is not None, 'calibration_set',
             'the 19LA dev set needs path_19LA (or set calibration_set=None)', args['calibration_set'])
 
 
+# Keys that were removed, with what took their place (a saved command line names them).
+RETIRED = {
+    'bin_size': 'the HM-Conformer input size is derived from the LFCC front end, 3 x n_lfcc; set n_lfcc',
+}
+
+
 def get_args(overrides: Sequence[str] = ()) -> Tuple[dict, dict, dict]:
-    system_args, experiment_args = apply_overrides(defaults(SYSTEM), defaults(EXPERIMENT), overrides)
+    rules = {key: rule for key, (_, rule) in {**SYSTEM, **EXPERIMENT}.items()}
+    system_args, experiment_args = apply_overrides(defaults(SYSTEM), defaults(EXPERIMENT), overrides, rules, RETIRED)
     args = {**system_args, **experiment_args}
     validate(args, {**SYSTEM, **EXPERIMENT}, check_combinations)
     return args, system_args, experiment_args

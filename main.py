@@ -1,4 +1,4 @@
-"""Train (or evaluate) EBM on HM-Conformer.
+"""Train (or evaluate) EBM on HM-Conformer (or another backbone of models/registry.py).
 
     CUDA_VISIBLE_DEVICES=0 python3 main.py                 one GPU
     CUDA_VISIBLE_DEVICES=0,1 python3 main.py               one DDP process per visible GPU
@@ -6,6 +6,8 @@
     python3 main.py TEST=True checkpoint=PATH              evaluate a saved model
     python3 main.py --demo                                 the generated demo corpus, on CPU, in minutes
     python3 main.py --demo backbone=ssl_bridge             the same with a tiny random wav2vec 2.0 + bridge
+    python3 main.py --demo backbone=aasist                 the same with AASIST
+    python3 main.py -h | --help                            this text
 """
 import sys
 
@@ -20,10 +22,10 @@ from utils.run_lock import RunFolderInUse
 
 
 def main(argv) -> int:
-    flags = [item for item in argv if item.startswith('--')]
-    overrides = [item for item in argv if not item.startswith('--')]
+    flags = [item for item in argv if item.startswith('-') and '=' not in item]
+    overrides = [item for item in argv if item not in flags]
     unknown = [flag for flag in flags if flag not in ('--demo', '--help', '-h')]
-    if '--help' in flags or unknown:
+    if '--help' in flags or '-h' in flags or unknown:
         print(__doc__ if not unknown else f"unknown option {unknown[0]}; the options are --demo and key=value")
         return 0 if not unknown else 2
     if '--demo' in flags:

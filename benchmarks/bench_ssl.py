@@ -13,11 +13,10 @@ import resource
 import time
 
 import torch
-import torchaudio
 
 from arguments import get_args
 from models.bridge import build_bridge_detector
-from models.ssl_frontend import SSLFrontEnd
+from models.ssl_frontend import load_ssl_frontend
 from trainer.build import build_batch_augment, build_objective
 from trainer.ebm_step import training_step
 
@@ -34,7 +33,7 @@ def main() -> None:
     args = get_args(['backbone=ssl_bridge', 'ssl_checkpoint=WAV2VEC2_XLSR_300M', 'loss_weight=[1.0]',
                      f'batch_size={options.bona + options.spoof}', 'ratio_bona=0.5', 'ratio_spoof=0.5'])[0]
     torch.manual_seed(0)
-    ssl = SSLFrontEnd(torchaudio.models.wav2vec2_model(**torchaudio.pipelines.WAV2VEC2_XLSR_300M._params))
+    ssl = load_ssl_frontend('random:WAV2VEC2_XLSR_300M')
     detector = build_bridge_detector(25, 1024, ssl=ssl, bf16=not options.no_bf16).to(device).train()
     optimizer = torch.optim.Adam(detector.parameters(), lr=1e-6, weight_decay=1e-4)
     objective, augment = build_objective(args).to(device), build_batch_augment(args).to(device)

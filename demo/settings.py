@@ -3,6 +3,7 @@ import os
 from typing import List, Sequence
 
 from demo.corpus import make_demo_corpus
+from models.registry import BACKBONES
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO_CACHE = os.path.join(REPO, '.cache', 'demo_corpus')
@@ -17,15 +18,11 @@ DEMO_SETTINGS = [
 ]
 
 
-# With backbone=ssl_bridge: a tiny random wav2vec 2.0 built in process (4 hidden states
-# of width 32) instead of XLS-R, so that the SSL path runs in minutes without weights.
-DEMO_SSL_SETTINGS = ['ssl_checkpoint=tiny-random', 'ssl_num_hidden_states=4', 'ssl_hidden_size=32',
-                     'loss_weight=[1.0]']
-
-
 def demo_overrides(cache: str = DEMO_CACHE, user_overrides: Sequence[str] = ()) -> List[str]:
     """Build the demo corpus once under `cache`; return the key=value overrides of the demo
-    run (the user's overrides come after these and win)."""
+    run (the user's overrides come after these and win). A backbone named on the command
+    line adds the overrides its registry entry gives the demo (for ssl_bridge a tiny
+    random wav2vec 2.0 built in process instead of XLS-R) and runs as `demo_<backbone>`."""
     marker = os.path.join(cache, '.complete')
     if not os.path.isfile(marker):
         print(f"building the demo corpus in {cache} (once) ...", flush=True)
@@ -34,5 +31,8 @@ def demo_overrides(cache: str = DEMO_CACHE, user_overrides: Sequence[str] = ()) 
             handle.write('\n'.join(f"{k}={v}" for k, v in roots.items()))
     with open(marker) as handle:
         paths = handle.read().split()
-    ssl = DEMO_SSL_SETTINGS + ['name=demo_ssl_bridge'] if 'backbone=ssl_bridge' in user_overrides else []
-    return paths + [f"path_log={os.path.join(REPO, 'results')}"] + DEMO_SETTINGS + ssl
+    chosen = [item.split('=', 1)[1].strip() for item in user_overrides if item.split('=', 1)[0].strip() == 'backbone']
+    backbone = []
+    if chosen and chosen[-1] in BACKBONES:  # an unknown name is reported by the configuration check
+        backbone = list(BACKBONES[chosen[-1]].demo) + [f'name=demo_{chosen[-1]}']
+    return paths + [f"path_log={os.path.join(REPO, 'results')}"] + DEMO_SETTINGS + backbone

@@ -5,6 +5,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from utils.similarity import cosine_to_centroid
+
 
 def class_weights_from_ratios(ratio_bona: float, ratio_spoof: float) -> Tuple[float, float]:
     """(spoof, bona fide) weights, indexed by label: (rb + rs) / (2 rs), (rb + rs) / (2 rb).
@@ -34,14 +36,9 @@ class EOCSoftmax(nn.Module):
         self.register_buffer('class_weight', torch.tensor(class_weight, dtype=torch.float32)
                              if class_weight is not None else None, persistent=False)
 
-    @staticmethod
-    def score(embeddings: torch.Tensor, centroid: torch.Tensor) -> torch.Tensor:
-        """embeddings (B, D), centroid (1, D) -> (B,) cosine similarity; higher = bona fide."""
-        return F.normalize(embeddings, dim=1) @ F.normalize(centroid, dim=1).squeeze(0)
-
     def forward(self, embeddings: torch.Tensor, centroid: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """embeddings (B, D), centroid (1, D), labels (B,) in {0, 1} -> scalar loss."""
-        cosine = self.score(embeddings, centroid)
+        cosine = cosine_to_centroid(embeddings, centroid)
         bona = labels == 1
         margins = torch.where(bona, self.r_real - cosine, cosine - self.r_fake)
         losses = F.softplus(self.alpha * margins)

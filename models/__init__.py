@@ -1,3 +1,3 @@
-from models.detector import Detector
+from models.ebm_detector import EBMDetector
 
-__all__ = ['Detector']
+__all__ = ['EBMDetector']

@@ -9,9 +9,13 @@ from typing import Dict, List, Optional
 
 import torch
 from torch import nn
+from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
 
-from models.detector import cosine_to_centroid, init_centroid
-from models.ssl_frontend import SSLFrontEnd
+from models.backbone import Backbone
+from models.ebm_detector import EBMDetector
+from models.ssl_frontend import SSLFrontEnd, load_ssl_frontend, ssl_shape
+from models.state_dict_check import state_dict_mismatch
+from utils.config import ConfigError, require
 
 
 class BridgeFeedForward(nn.Module):
@@ -83,14 +87,13 @@ class BridgeClassifier(nn.Module):
         return self.layer_norm(self.linear(self.AHP_ASP(self.bridge_module(states))))
 
 
-class BridgeDetector(nn.Module):
+class BridgeDetector(EBMDetector):
     """Waveform -> wav2vec 2.0 hidden states -> one embedding, with one centroid.
 
-    The same interface as the HM-Conformer `Detector`: `features(wave)` (the SSL front
-    end: frozen, under no_grad, in eval mode and, on CUDA with `bf16`, in bfloat16
-    autocast), `forward(features)` -> [embedding], `centroids`, `score(wave)`. While the
-    front end is frozen (epochs <= freeze_until_epoch) its weights stay out of the state
-    dict: checkpoints hold the bridge and the centroid, and the SSL weights once trained.
+    `features(wave)` is the SSL front end: frozen, under no_grad, in eval mode and, on
+    CUDA with `bf16`, in bfloat16 autocast. While the front end is frozen (epochs <=
+    freeze_until_epoch) its weights stay out of the state dict: checkpoints hold the
+    bridge and the centroid, and the SSL weights once trained.
     """
 
     def __init__(self, ssl: Optional[SSLFrontEnd], classifier: BridgeClassifier, freeze_until_epoch: int = 150,
@@ -98,7 +101,7 @@ class BridgeDetector(nn.Module):
         super().__init__()
         self.ssl = ssl
         self.classifier = classifier
-        self.centroids = nn.ParameterList([nn.Parameter(init_centroid(classifier.linear.out_features))])
+        self.init_centroids([classifier.linear.out_features])
         self.freeze_until_epoch, self.bf16 = freeze_until_epoch, bf16
         self.ssl_trained = False
         self._freeze_ssl(True)
@@ -123,13 +126,6 @@ class BridgeDetector(nn.Module):
             self.ssl.train(mode and not self.ssl_frozen)
         return self
 
-    @property
-    def num_heads(self) -> int:
-        return 1
-
-    def centroid_names(self) -> List[str]:
-        return ['centroids.0']
-
     def features(self, wave: torch.Tensor) -> torch.Tensor:
         """wave (B, N) -> hidden states (B, L + 1, T, H), float32."""
         if self.ssl is None:
@@ -140,13 +136,8 @@ class BridgeDetector(nn.Module):
             return self.ssl(wave).float()
 
     def forward(self, features: torch.Tensor) -> List[torch.Tensor]:
+        """hidden states (B, L + 1, T, H) -> [(B, embedding_size)]."""
         return [self.classifier(features)]
-
-    def scores_from_features(self, features: torch.Tensor) -> torch.Tensor:
-        return cosine_to_centroid(self(features)[-1], self.centroids[-1])
-
-    def score(self, wave: torch.Tensor) -> torch.Tensor:
-        return self.scores_from_features(self.features(wave))
 
     def state_dict(self, *args, **kwargs) -> Dict[str, torch.Tensor]:
         state = super().state_dict(*args, **kwargs)
@@ -165,7 +156,6 @@ class BridgeDetector(nn.Module):
         self.ssl_trained = has_ssl
         return super().load_state_dict(state, strict=strict, assign=assign)
 
-
     def load_ebm_classifier(self, path: str) -> None:
         """Load the authors' saved classifier (see `load_ebm_classifier`)."""
         load_ebm_classifier(self, path)
@@ -179,20 +169,15 @@ def load_ebm_classifier(detector: BridgeDetector, path: str) -> None:
     """Load a classifier state dict saved by the authors' code (their `B_Linear`, with or
     without the DDP prefix `module.`; `loss.weight` is the centroid) into `detector`."""
     state = torch.load(path, map_location='cpu', weights_only=True)
-    state = {key[len('module.'):] if key.startswith('module.') else key: value for key, value in state.items()}
+    consume_prefix_in_state_dict_if_present(state, 'module.')
     ours = {('centroids.0' if key == 'loss.weight' else f'classifier.{key}'): value for key, value in state.items()}
-    expected = {key for key in detector.state_dict() if not key.startswith('ssl.')}
-    missing, unexpected = sorted(expected - set(ours)), sorted(set(ours) - expected)
-    if missing or unexpected:
-        raise ClassifierLoadError(f"{path}: missing keys {missing[:8]}{' ...' if len(missing) > 8 else ''}, "
-                                  f"unexpected keys {unexpected[:8]}{' ...' if len(unexpected) > 8 else ''}")
-    own = detector.state_dict()
-    wrong = [f"{key} {tuple(value.shape)} (expected {tuple(own[key].shape)})" for key, value in ours.items()
-             if value.shape != own[key].shape]
-    if wrong:
-        raise ClassifierLoadError(f"{path}: wrong shapes: {', '.join(wrong[:5])}")
-    detector.load_state_dict({**ours, **{k: v for k, v in own.items() if k.startswith('ssl.')}}
-                             if detector.ssl_trained else ours)
+    own = {key: value for key, value in detector.state_dict().items() if not key.startswith('ssl.')}
+    problem = state_dict_mismatch(own, ours, path, 'the bridge detector')
+    if problem:
+        raise ClassifierLoadError(problem)
+    if detector.ssl_trained:
+        ours.update({key: value for key, value in detector.state_dict().items() if key.startswith('ssl.')})
+    detector.load_state_dict(ours)
 
 
 def build_bridge_detector(num_layers: int, hidden_size: int, agg_size: int = 128, embedding_size: int = 160,
@@ -205,3 +190,53 @@ def build_bridge_detector(num_layers: int, hidden_size: int, agg_size: int = 128
                          f"the bridge expects {num_layers} of width {hidden_size}")
     return BridgeDetector(ssl, BridgeClassifier(num_layers, hidden_size, agg_size, embedding_size),
                           freeze_until_epoch, bf16)
+
+
+def build_ssl_bridge_detector(ssl_checkpoint: str, ssl_num_hidden_states: Optional[int] = None,
+                              ssl_hidden_size: Optional[int] = None, agg_size: int = 128,
+                              bridge_embedding_size: int = 160, ssl_freeze_until_epoch: int = 150,
+                              ssl_bf16: bool = True) -> BridgeDetector:
+    """The journal configuration; every argument is the configuration key of that name. The
+    bridge's input shape comes from the loaded front end; `ssl_num_hidden_states` and
+    `ssl_hidden_size`, when set, must agree with it."""
+    ssl = load_ssl_frontend(ssl_checkpoint)
+    _check_shape(ssl_checkpoint, (ssl.num_hidden_states, ssl.hidden_size), ssl_num_hidden_states, ssl_hidden_size)
+    return build_bridge_detector(ssl.num_hidden_states, ssl.hidden_size, agg_size, bridge_embedding_size, ssl,
+                                 ssl_freeze_until_epoch, ssl_bf16)
+
+
+def _check_shape(checkpoint: str, shape, num_hidden_states: Optional[int], hidden_size: Optional[int]) -> None:
+    expected = (num_hidden_states or shape[0], hidden_size or shape[1])
+    if expected != tuple(shape):
+        raise ConfigError(f"ssl_num_hidden_states={num_hidden_states}, ssl_hidden_size={hidden_size}: {checkpoint} "
+                          f"gives {shape[0]} hidden states of width {shape[1]}; set ssl_num_hidden_states={shape[0]} "
+                          f"ssl_hidden_size={shape[1]} (or None to take them from the checkpoint)")
+
+
+def check_ssl_bridge(args: dict) -> None:
+    require(bool(args['ssl_checkpoint']), 'ssl_checkpoint', "backbone=ssl_bridge needs the wav2vec 2.0 weights: a "
+            "Hugging Face folder, a torchaudio bundle or 'tiny-random'", args['ssl_checkpoint'])
+
+
+def preflight_ssl_bridge(args: dict) -> None:
+    """The front end's shape, read without loading its weights; training it in several processes is refused."""
+    _check_shape(args['ssl_checkpoint'], ssl_shape(args['ssl_checkpoint']), args['ssl_num_hidden_states'],
+                 args['ssl_hidden_size'])
+    if args['ssl_freeze_until_epoch'] < args['epoch'] and max(torch.cuda.device_count(), args['world_size']) > 1:
+        raise ConfigError(f"ssl_freeze_until_epoch={args['ssl_freeze_until_epoch']}: training the wav2vec 2.0 "
+                          f"front end (epochs after it) is supported in one process only")
+
+
+SSL_BRIDGE = Backbone(
+    build=build_ssl_bridge_detector,
+    num_heads=lambda args: 1,
+    summary="frozen wav2vec 2.0 (XLS-R 300M) hidden states through the EBM authors' bridge classifier, one head",
+    input='the stacked hidden states of wav2vec 2.0 on the raw waveform',
+    weights='XLS-R 300M from Hugging Face or a torchaudio bundle (ssl_checkpoint); the EBM authors\' saved '
+            'classifiers load (tools.import_release)',
+    check=check_ssl_bridge,
+    preflight=preflight_ssl_bridge,
+    import_weights=load_ebm_classifier,
+    demo=('ssl_checkpoint=tiny-random', 'loss_weight=[1.0]'),
+    benchmark=('ssl_checkpoint=random:WAV2VEC2_XLSR_300M', 'loss_weight=[1.0]'),
+)

@@ -22,18 +22,19 @@ class HMConformer(nn.Module):
     out = BN(Swish(fc(Dropout(cat(e_0, ..., e_last))))). Parameter names follow the
     authors' release: conformer_mp.*, fc0/bn0 .. fc{n-1}/bn{n-1}, attn, fc{n}/bn{n}.
 
-    Constructor arguments carry the names of their configuration keys (d = output_size).
+    Constructor arguments carry the names of their configuration keys (d = output_size);
+    `input_size` is the feature size, 3 x n_lfcc with the LFCC front end.
     QUIRK:encoder-dropout-default: the authors never pass their dropout settings to the
     encoder, so its own default 0.1 applies; `encoder_dropout_rate` keeps that value.
     """
 
-    def __init__(self, bin_size: int = 120, output_size: int = 128, attention_heads: int = 4,
+    def __init__(self, input_size: int = 120, output_size: int = 128, attention_heads: int = 4,
                  linear_units: int = 256, num_blocks: int = 6, cnn_module_kernel: int = 15,
                  downsample_layer: List[int] = (1, 3), pooling_size: int = 2,
                  encoder_dropout_rate: float = 0.1, dropout_rate: float = 0.35, embd_dropout_rate: float = 0.5):
         super().__init__()
         d_model = self.output_size = output_size
-        self.conformer_mp = HierarchicalConformerEncoder(bin_size, d_model, attention_heads, linear_units,
+        self.conformer_mp = HierarchicalConformerEncoder(input_size, d_model, attention_heads, linear_units,
                                                          num_blocks, cnn_module_kernel, downsample_layer,
                                                          pooling_size, encoder_dropout_rate)
         self.num_cls = self.conformer_mp.num_cls

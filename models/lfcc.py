@@ -51,6 +51,7 @@ class LFCC(nn.Module):
                  win_length: int = 320, hop: int = 160):
         super().__init__()
         self.coef, self.n_fft, self.win_length, self.hop = coef, n_fft, win_length, hop
+        self.output_size = 3 * n_lfcc  # coefficients, deltas, delta-deltas
         self.register_buffer('window', torch.hamming_window(win_length), persistent=False)
         self.register_buffer('filter_bank', linear_filter_bank(n_fft, sample_rate, n_lfcc), persistent=False)
         self.register_buffer('dct', dct_matrix(n_lfcc), persistent=False)

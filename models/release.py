@@ -7,10 +7,11 @@ Keys in the files carry the DistributedDataParallel prefix 'module.'.
 """
 import os
 from collections import OrderedDict
-from typing import Dict, List, Tuple
+from typing import List, Tuple
 
 import torch
 from torch import nn
+from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
 
 from models.state_dict_check import state_dict_mismatch
 from utils.atomic import atomic_torch_save
@@ -24,11 +25,6 @@ def release_files(directory: str, tag: str, epoch: int, num_heads: int) -> List[
     """(part, path) pairs; part is 'frontend', 'backend{k}' or 'loss{k}'."""
     parts = ['frontend'] + [f'backend{k}' for k in range(num_heads)] + [f'loss{k}' for k in range(num_heads)]
     return [(part, os.path.join(directory, f'check_point_{tag}_{part}_{epoch}.pt')) for part in parts]
-
-
-def _strip_module(state: Dict[str, torch.Tensor]) -> 'OrderedDict[str, torch.Tensor]':
-    return OrderedDict((key[len('module.'):] if key.startswith('module.') else key, value)
-                       for key, value in state.items())
 
 
 class _CentroidView(nn.Module):
@@ -58,7 +54,9 @@ def load_hm_conformer_release(detector: nn.Module, directory: str, tag: str = 'D
             target = detector.backends[int(part[len('backend'):])]
         else:
             target = _CentroidView(detector.centroids[int(part[len('loss'):])])
-        plan.append((target, _strip_module(torch.load(path, map_location='cpu')), path))
+        state = torch.load(path, map_location='cpu')
+        consume_prefix_in_state_dict_if_present(state, 'module.')
+        plan.append((target, state, path))
     for target, state, path in plan:
         problem = state_dict_mismatch(target.state_dict(), state, path, 'the detector')
         if problem:

@@ -46,7 +46,13 @@ class SSLFrontEnd(nn.Module):
         features, _ = self.model.feature_extractor(wave, None)
         x = self.model.encoder.feature_projection(features)
         transformer = self.model.encoder.transformer
-        x = transformer._preprocess(x)  # + positional convolution (+ layer norm when post-norm), dropout
+        # torchaudio has no public call for the transformer's input (its private `_preprocess`
+        # does this): + positional convolution, the layer norm when the layers are pre-norm
+        # ("layer_norm_first"), dropout. Pinned by the Hugging Face equality test.
+        x = x + transformer.pos_conv_embed(x)
+        if transformer.layer_norm_first:
+            x = transformer.layer_norm(x)
+        x = transformer.dropout(x)
         states = [x]
         for layer in transformer.layers:
             x, _ = layer(x)
@@ -125,9 +131,16 @@ def _build(config: dict, state: Dict[str, torch.Tensor], source: str) -> SSLFron
 
 def _bundle(name: str):
     bundle = getattr(torchaudio.pipelines, name, None)
-    if bundle is None or not hasattr(bundle, '_params'):
+    if not isinstance(bundle, torchaudio.pipelines.Wav2Vec2Bundle):
         raise SSLCheckpointError(f"{name!r} is neither a folder nor a torchaudio wav2vec 2.0 bundle; {HOW_TO_GET}")
     return bundle
+
+
+def _bundle_config(bundle) -> dict:
+    """The `wav2vec2_model` arguments of a bundle. torchaudio exposes them only as the private
+    `_params` (no public call gives a bundle's architecture without downloading its weights);
+    tests/test_ssl_bridge.py pins what is read here."""
+    return dict(bundle._params)
 
 
 def tiny_random_config() -> dict:
@@ -141,22 +154,31 @@ def tiny_random_config() -> dict:
 
 
 TINY_RANDOM = 'tiny-random'
+RANDOM = 'random:'  # 'random:WAV2VEC2_XLSR_300M': a bundle's architecture with random weights, nothing downloaded
+
+
+def _seeded_random(config: dict) -> SSLFrontEnd:
+    """A wav2vec 2.0 of `config` with weights drawn from seed 0; the global generator is left as it was."""
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(0)
+    try:
+        return SSLFrontEnd(torchaudio.models.wav2vec2_model(**config))
+    finally:
+        torch.random.set_rng_state(generator_state)
 
 
 def load_ssl_frontend(path: str) -> SSLFrontEnd:
     """A Hugging Face model folder (config.json + model.safetensors or pytorch_model.bin,
     any wav2vec 2.0 size), a torchaudio bundle name (its weights are downloaded once by
     torchaudio, which needs a connection), `BUNDLE:FILE` (the bundle's configuration and
-    its weight file on disk), or 'tiny-random' (a small random model built in process,
-    seeded, for the CPU demo and tests). Anything else raises SSLCheckpointError saying
+    its weight file on disk), 'tiny-random' (a small random model built in process,
+    seeded, for the CPU demo and tests) or 'random:BUNDLE' (the bundle's architecture with
+    seeded random weights, for benchmarks). Anything else raises SSLCheckpointError saying
     how to get the weights."""
     if path == TINY_RANDOM:
-        generator_state = torch.random.get_rng_state()
-        torch.manual_seed(0)
-        try:
-            return SSLFrontEnd(torchaudio.models.wav2vec2_model(**tiny_random_config()))
-        finally:
-            torch.random.set_rng_state(generator_state)
+        return _seeded_random(tiny_random_config())
+    if path.startswith(RANDOM):
+        return _seeded_random(_bundle_config(_bundle(path[len(RANDOM):])))
     if os.path.isdir(path):
         config_path = os.path.join(path, 'config.json')
         if not os.path.isfile(config_path):
@@ -169,14 +191,16 @@ def load_ssl_frontend(path: str) -> SSLFrontEnd:
         bundle = _bundle(name)
         if not os.path.isfile(weights):
             raise SSLCheckpointError(f"weight file {weights} of bundle {name} not found; {HOW_TO_GET}")
-        return _build(dict(bundle._params), torch.load(weights, map_location='cpu', weights_only=True), path)
+        return _build(_bundle_config(bundle), torch.load(weights, map_location='cpu', weights_only=True), path)
     if os.path.sep in path or not path:
         raise SSLCheckpointError(f"SSL checkpoint {path!r} not found; {HOW_TO_GET}")
     bundle = _bundle(name)
-    try:  # the bundle's weights without its input normalisation: the authors feed the raw waveform
-        return _build(dict(bundle._params), bundle._get_state_dict(None), name)
+    try:
+        model = bundle.get_model()
     except OSError as error:
         raise SSLCheckpointError(f"could not fetch torchaudio bundle {name} ({error}); {HOW_TO_GET}") from None
+    # XLS-R bundles wrap the model in a layer norm of the input waveform; the authors feed the raw waveform
+    return SSLFrontEnd(next(m for m in model.modules() if isinstance(m, torchaudio.models.Wav2Vec2Model)))
 
 
 def ssl_shape(path: str) -> Tuple[int, int]:
@@ -184,6 +208,8 @@ def ssl_shape(path: str) -> Tuple[int, int]:
     weights; raises SSLCheckpointError when the checkpoint is missing or incomplete."""
     if path == TINY_RANDOM:
         config = tiny_random_config()
+    elif path.startswith(RANDOM):
+        config = _bundle_config(_bundle(path[len(RANDOM):]))
     elif os.path.isdir(path):
         config_path = os.path.join(path, 'config.json')
         if not os.path.isfile(config_path):
@@ -197,7 +223,7 @@ def ssl_shape(path: str) -> Tuple[int, int]:
         name, _, weights = path.partition(':')
         if os.path.sep in name or not name:
             raise SSLCheckpointError(f"SSL checkpoint {path!r} not found; {HOW_TO_GET}")
-        config = dict(_bundle(name)._params)
+        config = _bundle_config(_bundle(name))
         if weights and not os.path.isfile(weights):
             raise SSLCheckpointError(f"weight file {weights} of bundle {name} not found; {HOW_TO_GET}")
     return config['encoder_num_layers'] + 1, config['encoder_embed_dim']

@@ -19,7 +19,6 @@ SPEC_DEFAULTS = {
     'rand_seed': 1,
     'ratio_bona': 0.1,
     'ratio_spoof': 0.9,
-    'bin_size': 120,
     'output_size': 128,
     'attention_heads': 4,
     'linear_units': 256,

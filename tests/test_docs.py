@@ -35,3 +35,12 @@ def test_every_quirk_tag_is_documented_and_every_documented_tag_is_in_the_code()
 def test_nothing_cites_the_internal_spec():
     citing = [path for path in _source_files() if re.search(r'\bSPEC (section|\d)', _read(path))]
     assert citing == []
+
+
+def test_the_backbone_tables_list_every_registered_backbone():
+    from models.registry import BACKBONES
+    method = _read(os.path.join(REPO, 'docs', 'method.md'))
+    readme = _read(os.path.join(REPO, 'README.md'))
+    for name in BACKBONES:
+        assert re.search(rf'^\| `{name}`', method, re.MULTILINE), f'docs/method.md section 8c lacks {name}'
+        assert re.search(rf'^\| `{name}`', readme, re.MULTILINE), f'README.md "Backbones" lacks {name}'

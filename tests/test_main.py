@@ -22,3 +22,16 @@ def test_test_mode_needs_a_readable_checkpoint(capsys, demo_corpus, tmp_path):
 def test_unknown_option(capsys):
     assert main.main(['--bogus']) == 2
     assert 'unknown option --bogus' in capsys.readouterr().out
+
+
+def test_help_with_either_flag_prints_the_usage_and_starts_nothing(capsys):
+    for flag in ('-h', '--help'):
+        assert main.main([flag]) == 0
+        out = capsys.readouterr().out
+        assert 'python3 main.py --demo' in out and 'key=value' not in out.split('\n')[0]
+    assert main.main(['-h', 'epoch=2']) == 0 and 'one GPU' in capsys.readouterr().out
+
+
+def test_a_retired_key_says_what_replaced_it(capsys):
+    assert main.main(['bin_size=120']) == 2
+    assert "key 'bin_size' is no longer used: the HM-Conformer input size is derived" in capsys.readouterr().err

@@ -43,6 +43,39 @@ def test_missing_checkpoints_say_how_to_get_the_weights(tmp_path):
     assert ssl_shape('WAV2VEC2_XLSR_300M') == (25, 1024)
 
 
+def test_the_bridge_takes_its_input_shape_from_the_front_end():
+    """ssl_num_hidden_states / ssl_hidden_size are derived from the checkpoint unless set; set, they are checked."""
+    detector = build_detector(get_args(['backbone=ssl_bridge', 'ssl_checkpoint=tiny-random', 'loss_weight=[1.0]'])[0])
+    assert len(detector.classifier.bridge_module.squeeze_module_linears) == 4
+    assert detector.classifier.bridge_module.squeeze_module_linears[0].w_1.in_features == 32
+    from utils.config import ConfigError
+    with pytest.raises(ConfigError, match='tiny-random gives 4 hidden states of width 32; set ssl_num_hidden_states=4'):
+        build_detector(get_args(SSL_ARGS + ['ssl_num_hidden_states=25'])[0])
+
+
+def test_a_bundle_model_is_used_without_its_input_normalisation(monkeypatch):
+    """Pins the torchaudio bundle path: `get_model()` wraps XLS-R in a layer norm of the input
+    waveform; the front end takes the wav2vec 2.0 model inside (the authors feed the raw
+    waveform), and the bundle's architecture comes from its private `_params`."""
+    import torchaudio
+    from torchaudio.pipelines._wav2vec2.utils import _extend_model
+    from models.ssl_frontend import _bundle_config, tiny_random_config
+    bundle = torchaudio.pipelines.WAV2VEC2_XLSR_300M
+    config = _bundle_config(bundle)
+    assert (config['encoder_num_layers'], config['encoder_embed_dim'], config['encoder_layer_norm_first']) == \
+        (24, 1024, True)
+    torch.manual_seed(0)
+    inner = torchaudio.models.wav2vec2_model(**tiny_random_config()).eval()
+    monkeypatch.setattr(type(bundle), 'get_model', lambda self, dl_kwargs=None: _extend_model(inner, True, False, False))
+    frontend = load_ssl_frontend('WAV2VEC2_XLSR_300M').eval()
+    assert frontend.model is inner
+    wave = 3.0 * torch.randn(1, 8000)
+    with torch.no_grad():
+        layers = inner.extract_features(wave)[0]   # the outputs of layers 1..3 on the raw waveform
+        states = frontend(wave)
+    assert torch.allclose(states[:, 1], layers[0], atol=1e-5) and torch.allclose(states[:, 2], layers[1], atol=1e-5)
+
+
 def test_pretraining_heads_and_prefixes_are_mapped():
     state = {'wav2vec2.encoder.layers.0.attention.q_proj.weight': 1, 'wav2vec2.feature_projection.projection.bias': 2,
              'wav2vec2.encoder.pos_conv_embed.conv.weight_g': 3, 'quantizer.codevectors': 4, 'project_q.weight': 5,

@@ -7,7 +7,9 @@ Any sample rate, mono or multi-channel (channels averaged). By default each file
 scored on the test crop from its start (wrap-padded when shorter), as in evaluation;
 with --full, over sliding windows of that crop (half overlap), averaged. The decision
 uses the threshold stored in the checkpoint (the EER threshold of 19LA eval at its
-best epoch): score > threshold is bona fide. Higher scores mean more bona fide.
+best epoch): score > threshold is bona fide. Higher scores mean more bona fide. The
+score is the one the checkpoint's configuration names (for AASIST with
+aasist_score=logit, its own bona fide logit).
 When the checkpoint holds a calibration (fitted on the development set at its
 evaluation), each line also gives the log-likelihood ratio and the probability of bona
 fide speech at the prior P(spoof) = --p-spoof (0.05, the ASVspoof 5 cost model).
@@ -23,8 +25,9 @@ import torch
 
 from data.audio import AudioReadError, read_audio
 from data.views import crop_samples, make_view
+from arguments import get_args
 from evaluation.calibration import LinearCalibration
-from trainer.build import build_detector
+from models.registry import build_detector_for_checkpoint
 from trainer.checkpoint import CheckpointError, load_checkpoint
 
 AUDIO_EXTENSIONS = ('.flac', '.wav', '.mp3', '.ogg', '.opus', '.aiff', '.aif', '.au')
@@ -67,14 +70,14 @@ def main(argv=None) -> int:
     except CheckpointError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    args = state['args']
+    args = {**get_args()[0], **state['args']}  # keys added since the checkpoint was written keep their defaults
     threshold = options.threshold if options.threshold is not None else state.get('threshold')
     if threshold is None:
         print(f"error: {options.checkpoint} stores no decision threshold (it was saved before any evaluation); "
               f"give --threshold", file=sys.stderr)
         return 2
     device = torch.device(options.device)
-    detector = build_detector(args)
+    detector = build_detector_for_checkpoint(args)
     detector.load_state_dict(state['model'])
     detector.to(device).eval()
     crop = crop_samples(args['num_test_frames'], args['hop'])

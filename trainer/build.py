@@ -1,7 +1,9 @@
 """Every part of a run, built from the configuration in one place. Constructors name
-their arguments after the configuration keys, so each part takes its keys by name."""
+their arguments after the configuration keys, so each part takes its keys by name; the
+detector comes from the backbone registry (models/registry.py)."""
+import inspect
 from dataclasses import dataclass
-from typing import List, Optional, Union
+from typing import Iterable, List, Optional
 
 import torch
 from torch import nn
@@ -15,35 +17,35 @@ from data.datasets import TwoViewDataset
 from data.protocol import Trial
 from data.views import crop_samples
 from losses import EBMObjective, EOCSoftmax, class_weights_from_ratios
-from models.bridge import BridgeDetector, build_bridge_detector
-from models.detector import Detector
-from models.feature_masking import FeatureMasking
-from models.hm_conformer import HMConformer
-from models.lfcc import LFCC
-from models.ssl_frontend import load_ssl_frontend
+from models.ebm_detector import EBMDetector
+from models.registry import BACKBONES, build_detector, detector_keys  # noqa: F401 (the detector is built here too)
 from trainer.distributed import wrap_detector
-from utils.config import keyword_args
+from utils.config import ConfigError, keyword_args
+
+# The parts below that take their configuration keys by keyword.
+KEYWORD_PARTS = (RandomCodec, RandomRawBoost, TwoViewDataset, BalancedLoader, EOCSoftmax, EBMObjective,
+                 AddColoredNoise, BatchAugment)
+
+# Experiment keys read by name instead of through a constructor: here and in the training loop.
+READ_BY_NAME = ('backbone', 'epoch', 'batch_size', 'rand_seed', 'centroid_update', 'num_train_frames',
+                'num_train_frames_short', 'num_test_frames', 'hop', 'codec_p', 'rawboost', 'use_class_weight',
+                'ratio_bona', 'ratio_spoof', 'lr', 'lr_min', 'weight_decay', 'T_0', 'T_mult')
 
 
-SSL_BRIDGE_KEYS = ('ssl_num_hidden_states', 'ssl_hidden_size', 'agg_size', 'bridge_embedding_size')
+def unread_keys(keys: Iterable[str]) -> List[str]:
+    """Those of `keys` that no part reads: no constructor or backbone factory names them and
+    nothing reads them by name. A renamed constructor parameter leaves its key here."""
+    read = set(READ_BY_NAME) | {name for part in KEYWORD_PARTS for name in inspect.signature(part).parameters}
+    read |= {key for backbone in BACKBONES.values() for key in backbone.keys()}
+    return sorted(set(keys) - read)
 
 
-def build_detector(args: dict) -> Union[Detector, BridgeDetector]:
-    """The detector of `backbone`: LFCC + HM-Conformer, or wav2vec 2.0 + bridge."""
-    if args['backbone'] == 'ssl_bridge':
-        return build_bridge_detector(args['ssl_num_hidden_states'], args['ssl_hidden_size'], args['agg_size'],
-                                     args['bridge_embedding_size'], load_ssl_frontend(args['ssl_checkpoint']),
-                                     args['ssl_freeze_until_epoch'], args['ssl_bf16'])
-    return Detector(LFCC(**keyword_args(args, LFCC)), FeatureMasking(**keyword_args(args, FeatureMasking)),
-                    HMConformer(**keyword_args(args, HMConformer)), **keyword_args(args, Detector))
-
-
-def detector_keys(args: dict) -> List[str]:
-    """The configuration keys the detector's shapes are built from."""
-    if args['backbone'] == 'ssl_bridge':
-        return ['backbone', *SSL_BRIDGE_KEYS]
-    parts = (LFCC, FeatureMasking, HMConformer, Detector)
-    return sorted({'backbone'} | {key for part in parts for key in keyword_args(args, part)})
+def _check_every_key_is_read() -> None:
+    from arguments import EXPERIMENT
+    unread = unread_keys(EXPERIMENT)
+    if unread:
+        raise ConfigError(f"experiment keys that no part reads: {', '.join(unread)} (a constructor parameter was "
+                          f"renamed, or the key is no longer used: name it in arguments.RETIRED)")
 
 
 def build_objective(args: dict) -> EBMObjective:
@@ -82,7 +84,7 @@ def build_optimizer(args: dict, detector: nn.Module):
 
 @dataclass
 class TrainingParts:
-    detector: Union[Detector, BridgeDetector]  # the bare model: checkpoints, centroids, scoring
+    detector: EBMDetector               # the bare model: checkpoints, centroids, scoring
     model: nn.Module                    # the detector, in DDP when a process group is up
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
@@ -94,6 +96,7 @@ class TrainingParts:
 def build_training_parts(args: dict, train_trials: Optional[List[Trial]], rank: int = 0, world_size: int = 1,
                          device: torch.device = torch.device('cpu')) -> TrainingParts:
     """Everything the trainer's loop needs, on `device`; no loader without training trials."""
+    _check_every_key_is_read()
     detector = build_detector(args).to(device)
     if world_size > 1 and device.type == 'cuda':
         detector = torch.nn.SyncBatchNorm.convert_sync_batchnorm(detector)

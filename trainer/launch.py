@@ -7,12 +7,10 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from data.asvspoof_sets import RunTrials, run_trials
-from models.ssl_frontend import ssl_shape
-from trainer.build import build_detector, detector_keys
+from models.registry import build_detector_for_checkpoint, detector_keys, get_backbone
 from trainer.checkpoint import RESUME_KEYS, load_checkpoint, load_model_state, resolve_resume
 from trainer.trainer import Trainer
 from utils.run_folder import training_run_dir
-from utils.config import ConfigError
 from utils.run_lock import RunLock
 
 
@@ -55,21 +53,13 @@ def _run_torchrun(args: dict, trials: RunTrials) -> None:
 
 
 def preflight(args: dict) -> RunTrials:
-    """The checks that must pass before any process starts: datasets on disk (layouts,
-    protocols, every audio header), for TEST a checkpoint that fits the model, for
-    training a run folder no other live process holds and, when resuming, a complete
-    checkpoint that fits. Raises
+    """The checks that must pass before any process starts: the backbone's own (its
+    weights' shapes), datasets on disk (layouts, protocols, every audio header), for TEST
+    a checkpoint that fits the model, for training a run folder no other live process
+    holds and, when resuming, a complete checkpoint that fits. Raises ConfigError /
     DatasetError / CheckpointError / RunFolderInUse naming the path; returns the trials
     read, for the trainer."""
-    if args['backbone'] == 'ssl_bridge':
-        shape = ssl_shape(args['ssl_checkpoint'])
-        if shape != (args['ssl_num_hidden_states'], args['ssl_hidden_size']):
-            raise ConfigError(f"ssl_num_hidden_states={args['ssl_num_hidden_states']}, ssl_hidden_size="
-                              f"{args['ssl_hidden_size']}: {args['ssl_checkpoint']} gives {shape[0]} hidden states "
-                              f"of width {shape[1]}; set ssl_num_hidden_states={shape[0]} ssl_hidden_size={shape[1]}")
-        if args['ssl_freeze_until_epoch'] < args['epoch'] and max(torch.cuda.device_count(), args['world_size']) > 1:
-            raise ConfigError(f"ssl_freeze_until_epoch={args['ssl_freeze_until_epoch']}: training the wav2vec 2.0 "
-                              f"front end (epochs after it) is supported in one process only")
+    get_backbone(args['backbone']).preflight(args)
     trials = run_trials(args)
     if args['TEST']:
         checkpoint, required = args['checkpoint'], ('model',)
@@ -79,8 +69,8 @@ def preflight(args: dict) -> RunTrials:
         checkpoint = resolve_resume(args['resume'], os.path.join(folder, 'models', 'last.pt'))
         required = RESUME_KEYS
     if checkpoint:
-        load_model_state(build_detector(args), load_checkpoint(checkpoint, required), args, checkpoint,
-                         detector_keys(args))
+        load_model_state(build_detector_for_checkpoint(args), load_checkpoint(checkpoint, required), args,
+                         checkpoint, detector_keys(args))
     return trials
 
 

@@ -19,11 +19,12 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
-def parse_value(key: str, text: str, default: Any) -> Any:
+def parse_value(key: str, text: str, default: Any, rule: Optional['Rule'] = None) -> Any:
     """Parse `text` to the type of `default` (the key's value in arguments.py).
 
     'None' is accepted for keys whose default is None or a string (paths, tokens);
-    any other text for a key whose default is None is kept as a string.
+    any other text for a key whose default is None is parsed by the key's rule (an
+    optional number) or kept as a string.
     """
     def bad(expected: str) -> ConfigError:
         return ConfigError(f"{key}={text!r}: expected {expected} (the type of the default {default!r})")
@@ -32,6 +33,8 @@ def parse_value(key: str, text: str, default: Any) -> Any:
         if default is None or isinstance(default, str):
             return None
         raise bad(_type_name(default))
+    if default is None and rule is not None:
+        return rule.parse(key, text)
     if isinstance(default, bool):
         if text.lower() in _TRUE:
             return True
@@ -64,26 +67,31 @@ def parse_value(key: str, text: str, default: Any) -> Any:
     return text
 
 
-def apply_overrides(system_args: dict, experiment_args: dict,
-                    overrides: Sequence[str]) -> Tuple[dict, dict]:
+def apply_overrides(system_args: dict, experiment_args: dict, overrides: Sequence[str],
+                    rules: Optional[Dict[str, 'Rule']] = None,
+                    retired: Optional[Dict[str, str]] = None) -> Tuple[dict, dict]:
     """Return copies of both dicts with `key=value` overrides applied.
 
-    Raises ConfigError for a malformed item, an unknown key (naming the closest
-    known keys) or a value of the wrong type.
+    Raises ConfigError for a malformed item, a retired key (with what replaced it), an
+    unknown key (naming the closest known keys) or a value of the wrong type. `rules`
+    parse the values of keys whose default is None.
     """
     system_args, experiment_args = dict(system_args), dict(experiment_args)
     known = {**system_args, **experiment_args}
+    rules, retired = rules or {}, retired or {}
     for item in overrides:
         if '=' not in item:
             raise ConfigError(f"override {item!r}: expected key=value, e.g. epoch=3")
         key, text = item.split('=', 1)
         key = key.strip()
+        if key in retired:
+            raise ConfigError(f"key {key!r} is no longer used: {retired[key]}")
         if key not in known:
             close = difflib.get_close_matches(key, list(known), n=3, cutoff=0.5)
             hint = f"; did you mean {', '.join(close)}?" if close else ''
             raise ConfigError(f"unknown key {key!r}{hint}")
         target = system_args if key in system_args else experiment_args
-        target[key] = parse_value(key, text, known[key])
+        target[key] = parse_value(key, text, known[key], rules.get(key))
     return system_args, experiment_args
 
 
@@ -95,6 +103,10 @@ class Rule:
 
     def accepts(self, value: Any) -> bool:
         raise NotImplementedError
+
+    def parse(self, key: str, text: str) -> Any:
+        """The value of `text` for a key whose default is None (the default's type cannot tell)."""
+        return text
 
     def check(self, key: str, value: Any) -> None:
         if not self.accepts(value):
@@ -110,11 +122,20 @@ def _is_int(value: Any) -> bool:
 
 
 class Int(Rule):
-    def __init__(self, minimum: int):
-        self.minimum, self.requirement = minimum, f'must be an int >= {minimum}'
+    """An int >= minimum; with `optional`, None too (a value derived elsewhere unless set)."""
+
+    def __init__(self, minimum: int, optional: bool = False):
+        self.minimum, self.optional = minimum, optional
+        self.requirement = f'must be an int >= {minimum}' + (' or None' if optional else '')
 
     def accepts(self, value: Any) -> bool:
-        return _is_int(value) and value >= self.minimum
+        return (_is_int(value) and value >= self.minimum) or (self.optional and value is None)
+
+    def parse(self, key: str, text: str) -> Any:
+        try:
+            return int(text)
+        except ValueError:
+            raise ConfigError(f"{key}={text!r}: expected an int or None") from None
 
 
 _RANGES = {
@@ -173,6 +194,20 @@ class Choice(Rule):
 
     def accepts(self, value: Any) -> bool:
         return value in self.allowed
+
+
+class Registered(Rule):
+    """A name in a registry that may grow after import (`names()` is read at each check)."""
+
+    def __init__(self, names: Callable[[], Sequence[str]]):
+        self.names = names
+
+    @property
+    def requirement(self) -> str:
+        return f"must be one of {', '.join(self.names())}"
+
+    def accepts(self, value: Any) -> bool:
+        return value in self.names()
 
 
 class Text(Rule):

@@ -66,3 +66,27 @@ def make_itw_and_asv5(demo_corpus, folder):
                 protocol.write(f"{prefix}_{index % 7:04d} {name} {'F' if index % 2 else 'M'} {codecs[index % 3]} "
                                f"{index % 9} {index} {attack} {attack} {'bonafide' if trial.label else 'spoof'} -\n")
     return {'path_ITW': itw, 'path_ASV5': asv5}
+
+
+def two_step_learning(detector, objective, optimizer, batch, steps):
+    """Run `steps` EBM steps (trainer/ebm_step.py) on `batch(rows, bona) -> (inputs, labels)`;
+    return (cosine before, cosine after, loss_2 of every step), the cosine being between the
+    centroid and the mean direction of a fresh batch's bona fide embeddings in eval mode."""
+    import torch
+    from torch.nn import functional as F
+
+    from trainer.ebm_step import ebm_step
+
+    def cosine():
+        inputs, labels = batch(24, 12)
+        detector.eval()
+        with torch.no_grad():
+            direction = F.normalize(detector(inputs)[0][labels == 1], dim=1).mean(0)
+        detector.train()
+        return F.cosine_similarity(direction, detector.centroids[0][0], dim=0).item()
+
+    before, losses_2 = cosine(), []
+    for _ in range(steps):
+        inputs, labels = batch(12, 4)
+        losses_2.append(ebm_step(detector, optimizer, objective, inputs, None, labels).loss_2)
+    return before, cosine(), losses_2

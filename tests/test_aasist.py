@@ -11,9 +11,8 @@ import torch
 from arguments import get_args
 from data.views import make_view
 from models.aasist import AASISTLoadError, build_aasist_detector
-from tests.helpers import FIXTURES
+from tests.helpers import FIXTURES, two_step_learning
 from trainer.build import build_detector, build_objective
-from trainer.ebm_step import ebm_step
 from utils.config import ConfigError
 
 AASIST_FIXTURES = os.path.join(FIXTURES, 'aasist')
@@ -163,23 +162,11 @@ def test_ebm_never_trains_their_output_layer_and_the_centroid_learns_on_separabl
     generator = torch.Generator().manual_seed(1)
     tone = torch.sin(2 * np.pi * 440 * torch.arange(4000) / 16000)
 
-    def batch(rows=12, bona=4):
+    def batch(rows, bona):
         labels = (torch.arange(rows) < bona).long()
         return 0.1 * torch.randn(rows, 4000, generator=generator) + 0.3 * tone * labels[:, None], labels
 
-    def cosine():
-        wave, labels = batch(24, 12)
-        detector.eval()
-        with torch.no_grad():
-            embedding = torch.nn.functional.normalize(detector(wave)[0][labels == 1], dim=1).mean(0)
-        detector.train()
-        return torch.nn.functional.cosine_similarity(embedding, detector.centroids[0][0], dim=0).item()
-
-    before, losses_2 = cosine(), []
-    for _ in range(30):
-        wave, labels = batch()
-        losses_2.append(ebm_step(detector, optimizer, objective, wave, None, labels).loss_2)
-    after = cosine()
+    before, after, losses_2 = two_step_learning(detector, objective, optimizer, batch, 30)
     assert sum(losses_2[-5:]) < 0.7 * sum(losses_2[:5]), losses_2
     assert after > before + 0.2, (before, after)
     assert torch.equal(detector.aasist.out_layer.weight, out_layer)

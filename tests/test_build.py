@@ -47,13 +47,19 @@ def test_loss_and_augmentation_keys_reach_their_parts():
     assert augment.colored_noise.sample_rate == 8000
 
 
-def test_sample_rate_and_seed_reach_the_data_workers(tmp_path):
+def _noise_trials(folder, sample_rate):
+    """Eight short noise files, four bona fide and four spoof."""
     import soundfile as sf
     trials = []
     for i in range(8):
-        path = str(tmp_path / f'{i}.flac')
-        sf.write(path, 0.1 * np.random.default_rng(i).standard_normal(8000), 8000)
+        path = str(folder / f'{i}.flac')
+        sf.write(path, 0.1 * np.random.default_rng(i).standard_normal(8000), sample_rate)
         trials.append(Trial(str(i), path, int(i < 4), 'bonafide' if i < 4 else 'A01'))
+    return trials
+
+
+def test_sample_rate_and_seed_reach_the_data_workers(tmp_path):
+    trials = _noise_trials(tmp_path, 8000)
     args = get_args(['sample_rate=8000', 'rand_seed=7', 'batch_size=4', 'ratio_bona=0.5', 'ratio_spoof=0.5',
                      'num_workers=0', 'codec_p=1.0'])[0]
     loader = build_training_loader(args, trials)
@@ -114,8 +120,6 @@ def test_constructor_parameters_left_at_their_defaults_are_the_known_ones(monkey
     import functools
     import inspect
 
-    import soundfile as sf
-
     from arguments import EXPERIMENT, SYSTEM
     from models.registry import BACKBONES
     from trainer import build
@@ -133,11 +137,7 @@ def test_constructor_parameters_left_at_their_defaults_are_the_known_ones(monkey
 
     for part in build.KEYWORD_PARTS:
         monkeypatch.setattr(part, '__init__', recorder(part))
-    trials = []
-    for i in range(8):
-        path = str(tmp_path / f'{i}.flac')
-        sf.write(path, 0.1 * np.random.default_rng(i).standard_normal(8000), 16000)
-        trials.append(Trial(str(i), path, int(i < 4), 'bonafide' if i < 4 else 'A01'))
+    trials = _noise_trials(tmp_path, 16000)
     args = get_args(['codec_p=1.0', 'rawboost=True', 'batch_size=4', 'ratio_bona=0.5', 'ratio_spoof=0.5',
                      'num_workers=0'])[0]
     build.build_objective(args)

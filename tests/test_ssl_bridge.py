@@ -8,9 +8,8 @@ import torch
 from arguments import get_args
 from models.bridge import AttentiveStatsPooling, ClassifierLoadError, build_bridge_detector, load_ebm_classifier
 from models.ssl_frontend import SSLCheckpointError, load_ssl_frontend, ssl_shape, torchaudio_state
-from tests.helpers import FIXTURES
+from tests.helpers import FIXTURES, two_step_learning
 from trainer.build import build_detector, build_objective
-from trainer.ebm_step import ebm_step
 
 TINY = os.path.join(FIXTURES, 'wav2vec2_tiny')
 SSL_ARGS = ['backbone=ssl_bridge', 'ssl_checkpoint=tiny-random', 'ssl_num_hidden_states=4', 'ssl_hidden_size=32',
@@ -147,22 +146,12 @@ def test_two_step_update_learns_on_separable_hidden_states():
     generator = torch.Generator().manual_seed(1)
     pattern = torch.randn(4, 1, 32, generator=generator)
 
-    def batch(rows=10, bona=4):
+    def batch(rows, bona):
         states = torch.randn(rows, 4, 12, 32, generator=generator)
         labels = (torch.arange(rows) < bona).long()
         return states + 1.5 * pattern.unsqueeze(0) * labels.view(-1, 1, 1, 1), labels
 
-    def cosine():
-        states, labels = batch(40, 20)
-        with torch.no_grad():
-            embedding = torch.nn.functional.normalize(detector(states)[0][labels == 1], dim=1).mean(0)
-        return torch.nn.functional.cosine_similarity(embedding, detector.centroids[0][0], dim=0).item()
-
-    before, losses_2 = cosine(), []
-    for _ in range(40):
-        states, labels = batch()
-        losses_2.append(ebm_step(detector, optimizer, objective, states, None, labels).loss_2)
-    after = cosine()
+    before, after, losses_2 = two_step_learning(detector, objective, optimizer, batch, 40)
     assert sum(losses_2[-5:]) < 0.5 * sum(losses_2[:5]), losses_2
     assert after > 0.6 and after > before + 0.3, (before, after)
 

@@ -107,6 +107,14 @@ def _ddp_worker(rank: int, world: int, port: int, out_dir: str) -> None:
         long_f, short_f, labels = _batch(seed=100 * rank + step, rows=6, bona=2)
         ebm_step(model, optimizer, objective, long_f, short_f, labels)
     torch.save({n: p.detach() for n, p in detector.named_parameters()}, os.path.join(out_dir, f'rank{rank}.pt'))
+    # the private DDP call of trainer/distributed.py (no public one exists): the centroids are not DDP's
+    registered = {id(p) for p in model._module_parameters}
+    detector.centroids[0].grad = None
+    detector.centroids[0].requires_grad_(True)
+    (detector.centroids[0] * (rank + 1)).sum().backward()  # outside DDP's forward: stays per process
+    torch.save({'ignored': sorted(model.parameters_to_ignore), 'grad': detector.centroids[0].grad.clone(),
+                'registered': any(id(c) in registered for c in detector.centroids)},
+               os.path.join(out_dir, f'ddp{rank}.pt'))
     dist.destroy_process_group()
 
 
@@ -121,6 +129,10 @@ def test_ddp_gloo_three_steps_keep_ranks_identical(tmp_path):
         assert torch.equal(rank0[name], rank1[name]), name
     for name in fresh.centroid_names():
         assert not torch.equal(rank0[name], dict(fresh.named_parameters())[name])
+    for rank in (0, 1):
+        ddp = torch.load(tmp_path / f'ddp{rank}.pt')
+        assert ddp['ignored'] == fresh.centroid_names() and not ddp['registered']
+        assert torch.equal(ddp['grad'], torch.full_like(ddp['grad'], float(rank + 1)))
 
 
 def test_no_batchnorm_sees_the_bona_fide_rows_alone():

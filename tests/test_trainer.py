@@ -201,33 +201,3 @@ def test_evaluation_reads_audio_at_the_configured_sample_rate(demo_corpus, tiny_
     with torch.no_grad():
         expected = detector.score(waves)
     assert np.allclose([logged[t.utt_id] for t in trials], expected.numpy(), atol=1e-5)
-
-
-def _ddp_ignore_worker(rank, world, port, args, out_dir):
-    os.environ['MASTER_ADDR'], os.environ['MASTER_PORT'] = '127.0.0.1', str(port)
-    dist.init_process_group('gloo', rank=rank, world_size=world)
-    from trainer.distributed import wrap_detector
-    torch.manual_seed(0)
-    detector = build_detector(args)
-    model = wrap_detector(detector)
-    registered = {id(p) for p in model._module_parameters}
-    result = {'ignored': sorted(model.parameters_to_ignore), 'centroids_registered':
-              any(id(c) in registered for c in detector.centroids)}
-    detector.centroids[0].requires_grad_(True)
-    (detector.centroids[0] * (rank + 1)).sum().backward()  # outside DDP's forward: DDP must not touch it
-    result['centroid_grad'] = detector.centroids[0].grad.clone()
-    torch.save(result, os.path.join(out_dir, f'{rank}.pt'))
-    dist.destroy_process_group()
-
-
-@pytest.mark.slow
-def test_ddp_leaves_the_centroids_to_the_two_step_update(tmp_path):
-    """Pins the private DDP call of trainer/distributed.py (no public one exists): the centroids
-    are not DDP's to reduce, so a gradient computed outside its forward stays per process."""
-    args = get_args(TINY)[0]
-    mp.spawn(_ddp_ignore_worker, args=(2, free_port(), args, str(tmp_path)), nprocs=2, join=True)
-    for rank in (0, 1):
-        result = torch.load(tmp_path / f'{rank}.pt')
-        assert result['ignored'] == [f'centroids.{k}' for k in range(5)]
-        assert not result['centroids_registered']
-        assert torch.equal(result['centroid_grad'], torch.full((1, 16), float(rank + 1)))

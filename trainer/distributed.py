@@ -28,7 +28,7 @@ def wrap_detector(detector: nn.Module, device_ids: Optional[List[int]] = None) -
     if not is_distributed():
         return detector
     # No public API tells DDP to leave parameters alone (pytorch/pytorch#43690, open); this private
-    # one is the documented workaround. tests/test_trainer.py pins that the centroids stay out.
+    # one is the documented workaround. tests/test_ebm_step.py pins that the centroids stay out.
     DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(detector, detector.centroid_names())
     return DistributedDataParallel(detector, device_ids=device_ids, broadcast_buffers=False)
 

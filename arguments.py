@@ -68,6 +68,8 @@ EXPERIMENT = {
     'n_fft'             : (512, Int(1)),                    # FFT size
     'win_length'        : (320, Int(1)),                    # Hamming window length in samples
     'hop'               : (160, Int(1)),                    # hop length in samples
+    'lfcc_f_min'        : (0.0, Number('non-negative')),    # lowest filter edge in Hz (authors: 0)
+    'lfcc_f_max'        : (None, Number('positive', optional=True)),  # highest edge in Hz; None: sample_rate / 2 (authors)
     'mask_p'            : (1.0, Number('probability')),     # probability of masking a training batch
     'mask_max'          : (20, Int(0)),                     # widest mask
     'mask_axis'         : ('time', Choice('time', 'coefficient')),  # 'time' (authors' quirk: masks frames) or 'coefficient'

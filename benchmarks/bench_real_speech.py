@@ -1,23 +1,29 @@
-"""EBM against a cepstral baseline on recorded human speech vs. real synthesisers.
+"""EBM against cepstral baselines on recorded human speech vs. real synthesisers, on either
+benchmark corpus (full band: benchmarks/real_speech_corpus.py; telephone band:
+benchmarks/telephone_corpus.py):
 
-    python3 -m benchmarks.real_speech_corpus /tmp/real_speech            # once (Debian packages)
-    python3 -m benchmarks.bench_real_speech baseline /tmp/real_speech    # MFCC baselines
-    python3 -m benchmarks.bench_real_speech ebm /tmp/real_speech [key=value ...]
-    python3 -m benchmarks.bench_real_speech report /tmp/real_speech SCORE_FILE
+    python3 -m benchmarks.bench_real_speech baseline CORPUS             # MFCC baselines
+    python3 -m benchmarks.bench_real_speech ebm CORPUS [key=value ...]   # one EBM run
+    python3 -m benchmarks.bench_real_speech report CORPUS EVAL_SCORES [DEV_SCORES]
+    python3 -m benchmarks.bench_real_speech ablation CORPUS [--rows a,b] [--seeds 1,2] [key=value ...]
 
-`baseline` fits two classic countermeasures on the train split and scores eval:
-a logistic regression on the mean and standard deviation of 20 MFCCs per utterance,
-and a two-class GMM (32 diagonal Gaussians per class) on MFCC + delta frames. `ebm`
-trains this repository's detector (main.py with the shortened schedule below and any
-overrides) and reports its last evaluation. Every report gives the EER on all of eval,
-on the attacks seen in training (A01-A03) and on the unseen ones (A07-A09), each
-against all bona fide eval utterances.
+`baseline` fits two classic countermeasures on the train split: a logistic regression on the
+mean and standard deviation of 20 MFCCs per utterance, and a two-class GMM (32 diagonal
+Gaussians per class) on MFCC + delta frames. `ebm` trains this repository's detector
+(main.py with the shortened schedule below and any overrides) and reports its last
+evaluation. `ablation` runs each row of ROWS (one change from that schedule) with each seed,
+resumably, and writes the table to results/EBM/bench/ablation_<corpus>.md and .csv. Every
+report gives the EER (percent) on dev; on all of eval; on the attacks seen in training and on
+those never seen, each against all bona fide eval utterances; and on the bona fide utterances
+of speakers never heard in training against all eval spoofs. The groups are read from the
+protocols (speaker column, attacks of the train split).
 """
+import csv
 import glob
 import os
 import subprocess
 import sys
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import soundfile as sf
@@ -26,12 +32,11 @@ import torchaudio
 from scipy import optimize
 from scipy.special import logsumexp
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-from data.protocol import read_asvspoof2019
+from data.protocol import protocol_2019_path, read_asvspoof2019
 from evaluation.metrics import compute_eer
 
-SEEN, UNSEEN = ('A01', 'A02', 'A03'), ('A07', 'A08', 'A09')
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(REPO, 'results')
 
 # A small corpus and a CPU: 12 epochs instead of 150, training views of 2 s and 1.5 s
 # instead of 4 s and 3 s (the published 4 s test crop is kept), a raised learning rate
@@ -42,23 +47,73 @@ EBM_SETTINGS = ['name=real_speech', 'tags=[bench]', 'path_21LA=None', 'path_21DF
                 'num_train_frames=204', 'num_train_frames_short=154', 'lr=0.0003', 'lr_min=0.00001',
                 'T_0=12', 'num_workers=2', 'use_vocoder_copies=False']
 
+# The ablation: each row one change from EBM_SETTINGS (docs/method.md section 13).
+AUGMENTATION_OFF = ['codec_p=0', 'rawboost=False', 'colored_noise_p=0', 'speed_factors=[1.0]', 'mask_p=0']
+ROWS: Dict[str, List[str]] = {
+    'published': [],
+    'no_codec': ['codec_p=0'],
+    'no_rawboost': ['rawboost=False'],
+    'no_coloured_noise': ['colored_noise_p=0'],
+    'no_speed': ['speed_factors=[1.0]'],
+    'no_masking': ['mask_p=0'],
+    'no_augmentation': AUGMENTATION_OFF,
+    'lfcc_signal_band': ['lfcc_f_min=150', 'lfcc_f_max=3400'],
+    'test_crop_2s': ['num_test_frames=204'],
+    'train_crops_4s_3s': ['num_train_frames=404', 'num_train_frames_short=303'],
+    'twice_the_steps': ['epoch=24', 'T_0=24', 'eval_from_epoch=8', 'eval_every=8'],
+    'lr_1e-4': ['lr=0.0001'],
+    'lr_1e-3': ['lr=0.001'],
+    'half_width_3_blocks': ['output_size=64', 'linear_units=128', 'num_blocks=3', 'downsample_layer=[0,1]'],
+    'more_dropout': ['dropout_rate=0.5', 'embd_dropout_rate=0.7', 'encoder_dropout_rate=0.3'],
+    'joint_centroid': ['centroid_update=joint'],
+    'no_bpl': ['use_bpl=False'],
+}
 
-def grouped_eers(scores: Dict[str, float], trials) -> Dict[str, float]:
-    """EER (percent) on all of eval, on the seen and on the unseen attacks, and per attack."""
-    bona = np.array([scores[t.utt_id] for t in trials if t.label == 1])
 
-    def eer(attacks) -> float:
-        spoof = np.array([scores[t.utt_id] for t in trials if t.label == 0 and t.attack in attacks])
-        return 100 * compute_eer(bona, spoof)[0]
+def speakers_and_attacks(corpus: str, split: str) -> Dict[str, Tuple[str, str]]:
+    """utterance id -> (first protocol column: the speaker of a bona fide row, attack)."""
+    rows = {}
+    with open(protocol_2019_path(corpus, split)) as handle:
+        for line in handle:
+            fields = line.split()
+            if fields:
+                rows[fields[1]] = (fields[0], fields[-2])
+    return rows
 
-    attacks = sorted({t.attack for t in trials if t.label == 0})
-    result = {'all': eer(attacks), 'seen': eer(SEEN), 'unseen': eer(UNSEEN)}
-    result.update({attack: eer((attack,)) for attack in attacks})
-    return result
+
+class Groups:
+    """Which eval utterances are seen / unseen attacks and new bona fide speakers, from the protocols."""
+
+    def __init__(self, corpus: str):
+        train = speakers_and_attacks(corpus, 'train')
+        seen_speakers = {speaker for speaker, attack in train.values() if attack in ('-', 'bonafide')}
+        self.seen = sorted({attack for _, attack in train.values() if attack not in ('-', 'bonafide')})
+        self.trials = {split: read_asvspoof2019(corpus, split) for split in ('dev', 'eval')}
+        evaluation = speakers_and_attacks(corpus, 'eval')
+        self.unseen = sorted({t.attack for t in self.trials['eval'] if t.label == 0} - set(self.seen))
+        self.new_speakers = {t.utt_id for t in self.trials['eval'] if t.label == 1
+                             and evaluation[t.utt_id][0] not in seen_speakers}
+
+    def eers(self, eval_scores: Dict[str, float], dev_scores: Optional[Dict[str, float]] = None) -> Dict[str, float]:
+        def eer(trials, bona_filter, spoof_filter) -> float:
+            bona = np.array([scores[t.utt_id] for t in trials if t.label == 1 and bona_filter(t)])
+            spoof = np.array([scores[t.utt_id] for t in trials if t.label == 0 and spoof_filter(t)])
+            return 100 * compute_eer(bona, spoof)[0] if len(bona) and len(spoof) else float('nan')
+
+        result = {}
+        if dev_scores is not None:
+            scores = dev_scores
+            result['dev'] = eer(self.trials['dev'], lambda t: True, lambda t: True)
+        scores, trials = eval_scores, self.trials['eval']
+        result['eval'] = eer(trials, lambda t: True, lambda t: True)
+        result['seen'] = eer(trials, lambda t: True, lambda t: t.attack in self.seen)
+        result['unseen'] = eer(trials, lambda t: True, lambda t: t.attack in self.unseen)
+        result['new speakers'] = eer(trials, lambda t: t.utt_id in self.new_speakers, lambda t: True)
+        return result
 
 
 def print_eers(title: str, eers: Dict[str, float]) -> None:
-    print(f"{title:<28}" + '  '.join(f"{k} {v:5.1f}" for k, v in eers.items()), flush=True)
+    print(f"{title:<30}" + '  '.join(f"{k} {v:5.1f}" for k, v in eers.items()), flush=True)
 
 
 # ---------------------------------------------------------------- MFCC baselines
@@ -119,30 +174,34 @@ def gmm_loglik(x, model) -> float:
     return float(np.mean(logsumexp(gmm_component_loglik(x, *model), axis=1)))
 
 
-def baseline(corpus: str) -> None:
-    train, test = read_asvspoof2019(corpus, 'train'), read_asvspoof2019(corpus, 'eval')
-    print(f"MFCC features of {len(train)} train and {len(test)} eval utterances ...", flush=True)
-    train_frames = [mfcc_frames(t.path) for t in train]
-    test_frames = [mfcc_frames(t.path) for t in test]
+def baseline(corpus: str) -> Dict[str, Dict[str, float]]:
+    groups = Groups(corpus)
+    train = read_asvspoof2019(corpus, 'train')
+    sets = {'train': train, **groups.trials}
+    print(f"MFCC features of {', '.join(f'{len(t)} {n}' for n, t in sets.items())} utterances ...", flush=True)
+    frames = {name: [mfcc_frames(t.path) for t in trials] for name, trials in sets.items()}
 
     def stats(frames_list):
         return np.array([np.concatenate([f[:, :20].mean(0), f[:, :20].std(0)]) for f in frames_list])
 
-    x_train, x_test = stats(train_frames), stats(test_frames)
+    x_train = stats(frames['train'])
     mean, std = x_train.mean(0), x_train.std(0) + 1e-9
-    y = np.array([t.label for t in train], dtype=float)
-    w, b = logistic_regression((x_train - mean) / std, y)
-    scores = (x_test - mean) / std @ w + b
-    print_eers('MFCC stats + logistic reg.', grouped_eers({t.utt_id: s for t, s in zip(test, scores)}, test))
+    w, b = logistic_regression((x_train - mean) / std, np.array([t.label for t in train], dtype=float))
+    scores = {name: {t.utt_id: s for t, s in zip(sets[name], (stats(frames[name]) - mean) / std @ w + b)}
+              for name in ('dev', 'eval')}
+    results = {'MFCC mean/std + logistic reg.': groups.eers(scores['eval'], scores['dev'])}
 
     rng = np.random.default_rng(0)
-    bona = np.concatenate([f for f, t in zip(train_frames, train) if t.label == 1])
-    spoof = np.concatenate([f for f, t in zip(train_frames, train) if t.label == 0])
+    bona = np.concatenate([f for f, t in zip(frames['train'], train) if t.label == 1])
+    spoof = np.concatenate([f for f, t in zip(frames['train'], train) if t.label == 0])
     f_mean, f_std = bona.mean(0), bona.std(0) + 1e-9
     models = [fit_gmm((data - f_mean) / f_std, 32, rng) for data in (bona, spoof)]
-    llr = [gmm_loglik((f - f_mean) / f_std, models[0]) - gmm_loglik((f - f_mean) / f_std, models[1])
-           for f in test_frames]
-    print_eers('MFCC+delta GMM (32, LLR)', grouped_eers({t.utt_id: s for t, s in zip(test, llr)}, test))
+    llr = {name: {t.utt_id: gmm_loglik((f - f_mean) / f_std, models[0]) - gmm_loglik((f - f_mean) / f_std, models[1])
+                  for t, f in zip(sets[name], frames[name])} for name in ('dev', 'eval')}
+    results['MFCC+delta GMM, 32 Gaussians'] = groups.eers(llr['eval'], llr['dev'])
+    for title, eers in results.items():
+        print_eers(title, eers)
+    return results
 
 
 # ---------------------------------------------------------------- EBM
@@ -155,34 +214,111 @@ def read_scores(path: str) -> Dict[str, float]:
     return scores
 
 
-def report(corpus: str, score_file: str) -> None:
-    test = read_asvspoof2019(corpus, 'eval')
-    print_eers(os.path.basename(score_file), grouped_eers(read_scores(score_file), test))
+def report(corpus: str, eval_scores: str, dev_scores: Optional[str] = None) -> Dict[str, float]:
+    eers = Groups(corpus).eers(read_scores(eval_scores), read_scores(dev_scores) if dev_scores else None)
+    print_eers(os.path.basename(eval_scores), eers)
+    return eers
 
 
-def ebm(corpus: str, overrides: List[str]) -> None:
-    path_log = os.path.join(REPO, 'results')
-    command = [sys.executable, os.path.join(REPO, 'main.py'), f'path_19LA={corpus}', f'path_log={path_log}',
+def _run_dir(name: str) -> str:
+    return os.path.join(RESULTS, 'EBM', 'bench', name)
+
+
+def _epochs(run_dir: str) -> List[int]:
+    """The epochs with a 19LA eval score file (`19LA_epoch<N>.txt`; not the _llr files)."""
+    names = (os.path.basename(path)[len('19LA_epoch'):-len('.txt')]
+             for path in glob.glob(os.path.join(run_dir, 'scores', '19LA_epoch*.txt')))
+    return sorted(int(name) for name in names if name.isdigit())
+
+
+def run_ebm(corpus: str, overrides: List[str]) -> str:
+    """Train and evaluate with main.py; returns the run folder (path_log=results/)."""
+    command = [sys.executable, os.path.join(REPO, 'main.py'), f'path_19LA={corpus}', f'path_log={RESULTS}',
                *EBM_SETTINGS, *overrides]
     print(' '.join(command[1:]), flush=True)
     subprocess.run(command, check=True, cwd=REPO)
     name = next((o.split('=', 1)[1] for o in reversed(overrides) if o.startswith('name=')), 'real_speech')
-    run_dir = os.path.join(path_log, 'EBM', 'bench', name)
-    for score_file in sorted(glob.glob(os.path.join(run_dir, 'scores', '19LA_epoch*.txt')),
-                             key=lambda p: int(p.rsplit('epoch', 1)[1][:-4])):
-        report(corpus, score_file)
+    return _run_dir(name)
+
+
+def run_eers(corpus: str, run_dir: str, epoch: Optional[int] = None) -> Dict[str, float]:
+    """The groups' EERs of a run at `epoch` (its last evaluation by default)."""
+    epoch = epoch or _epochs(run_dir)[-1]
+    scores = os.path.join(run_dir, 'scores')
+    return report(corpus, os.path.join(scores, f'19LA_epoch{epoch}.txt'),
+                  os.path.join(scores, f'19LA_dev_epoch{epoch}.txt'))
+
+
+def ebm(corpus: str, overrides: List[str]) -> None:
+    run_dir = run_ebm(corpus, overrides)
+    for epoch in _epochs(run_dir):
+        run_eers(corpus, run_dir, epoch)
+
+
+def _finished(run_dir: str, overrides: List[str]) -> bool:
+    epochs = next((int(o.split('=', 1)[1]) for o in reversed(EBM_SETTINGS + overrides) if o.startswith('epoch=')))
+    return bool(_epochs(run_dir)) and _epochs(run_dir)[-1] == epochs
+
+
+def ablation(corpus: str, rows: List[str], seeds: List[int], common: List[str]) -> None:
+    """Every row with every seed (runs already finished are read, not repeated), then the table."""
+    tag = os.path.basename(os.path.normpath(corpus))
+    table = []
+    for row in rows:
+        for seed in seeds:
+            overrides = [*ROWS[row], *common, f'rand_seed={seed}', f'name={tag}_{row}_seed{seed}', 'resume=auto']
+            run_dir = _run_dir(f'{tag}_{row}_seed{seed}')
+            if not _finished(run_dir, overrides):
+                run_ebm(corpus, overrides)
+            table.append({'row': row, 'seed': seed, **run_eers(corpus, run_dir)})
+    write_table(table, os.path.join(RESULTS, 'EBM', 'bench', f'ablation_{tag}'))
+
+
+def write_table(table: List[dict], stem: str) -> None:
+    """Markdown (mean and each seed per row) and CSV (one line per run)."""
+    columns = [key for key in table[0] if key not in ('row', 'seed')]
+    os.makedirs(os.path.dirname(stem), exist_ok=True)
+    with open(stem + '.csv', 'w', newline='') as handle:
+        writer = csv.DictWriter(handle, ['row', 'seed', *columns])
+        writer.writeheader()
+        writer.writerows(table)
+    lines = ['| row | ' + ' | '.join(columns) + ' |', '| --- |' + ' --- |' * len(columns)]
+    for row in dict.fromkeys(entry['row'] for entry in table):
+        runs = [entry for entry in table if entry['row'] == row]
+        cells = [f"{np.mean([r[c] for r in runs]):.1f} ({' / '.join(f'{r[c]:.1f}' for r in runs)})" for c in columns]
+        lines.append(f"| {row} | " + ' | '.join(cells) + ' |')
+    with open(stem + '.md', 'w') as handle:
+        handle.write('\n'.join(lines) + '\n')
+    print('\n'.join(lines), flush=True)
+    print(f"written: {stem}.md, {stem}.csv", flush=True)
+
+
+def _option(argv: List[str], name: str, default: str) -> Tuple[str, List[str]]:
+    if name in argv:
+        index = argv.index(name)
+        return argv[index + 1], argv[:index] + argv[index + 2:]
+    return default, argv
 
 
 def main(argv: List[str]) -> int:
-    if len(argv) < 2 or argv[0] not in ('baseline', 'ebm', 'report'):
+    if len(argv) < 2 or argv[0] not in ('baseline', 'ebm', 'report', 'ablation'):
         print(__doc__)
         return 2
-    if argv[0] == 'baseline':
-        baseline(argv[1])
-    elif argv[0] == 'ebm':
-        ebm(argv[1], argv[2:])
+    command, corpus, rest = argv[0], argv[1], argv[2:]
+    if command == 'baseline':
+        baseline(corpus)
+    elif command == 'ebm':
+        ebm(corpus, rest)
+    elif command == 'report':
+        report(corpus, *rest[:2])
     else:
-        report(argv[1], argv[2])
+        rows, rest = _option(rest, '--rows', ','.join(ROWS))
+        seeds, rest = _option(rest, '--seeds', '1,2')
+        unknown = [row for row in rows.split(',') if row not in ROWS]
+        if unknown:
+            print(f"unknown rows {unknown}; the rows are {', '.join(ROWS)}")
+            return 2
+        ablation(corpus, rows.split(','), [int(s) for s in seeds.split(',')], rest)
     return 0
 
 

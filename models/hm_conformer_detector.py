@@ -1,6 +1,6 @@
 """The EBM detector on HM-Conformer: LFCC, feature masking, HM-Conformer, the embedding heads
 and their centroids (docs/method.md sections 7 and 8)."""
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import torch
 from torch import nn
@@ -53,14 +53,14 @@ class HMConformerDetector(EBMDetector):
 
 def build_hm_conformer_detector(
         sample_rate: int = 16000, n_lfcc: int = 40, coef: float = 0.97, n_fft: int = 512, win_length: int = 320,
-        hop: int = 160, mask_max: int = 20, mask_p: float = 1.0, mask_axis: str = 'time', output_size: int = 128,
+        hop: int = 160, lfcc_f_min: float = 0.0, lfcc_f_max: Optional[float] = None, mask_max: int = 20, mask_p: float = 1.0, mask_axis: str = 'time', output_size: int = 128,
         attention_heads: int = 4, linear_units: int = 256, num_blocks: int = 6, cnn_module_kernel: int = 15,
         downsample_layer: Sequence[int] = (1, 3), pooling_size: int = 2, encoder_dropout_rate: float = 0.1,
         dropout_rate: float = 0.35, embd_dropout_rate: float = 0.5,
         embedding_size: int = 64) -> HMConformerDetector:
     """The published detector; every argument is the configuration key of that name. The
     HM-Conformer's input size is the LFCC's output size, 3 x n_lfcc."""
-    lfcc = LFCC(sample_rate, n_lfcc, coef, n_fft, win_length, hop)
+    lfcc = LFCC(sample_rate, n_lfcc, coef, n_fft, win_length, hop, lfcc_f_min, lfcc_f_max)
     frontend = HMConformer(lfcc.output_size, output_size, attention_heads, linear_units, num_blocks,
                            cnn_module_kernel, list(downsample_layer), pooling_size, encoder_dropout_rate,
                            dropout_rate, embd_dropout_rate)
@@ -71,6 +71,10 @@ def check_hm_conformer(args: dict) -> None:
     """The rules relating the HM-Conformer's keys."""
     require(args['win_length'] <= args['n_fft'], 'win_length', f"must be <= n_fft ({args['n_fft']})",
             args['win_length'])
+    f_max = args['sample_rate'] / 2 if args['lfcc_f_max'] is None else args['lfcc_f_max']
+    require(args['lfcc_f_min'] < f_max <= args['sample_rate'] / 2, 'lfcc_f_max', f"the LFCC band must satisfy "
+            f"lfcc_f_min ({args['lfcc_f_min']}) < lfcc_f_max <= sample_rate / 2 ({args['sample_rate'] / 2:g})",
+            args['lfcc_f_max'])
     require(args['output_size'] % args['attention_heads'] == 0, 'attention_heads',
             f"must divide output_size ({args['output_size']})", args['attention_heads'])
     require(args['cnn_module_kernel'] % 2 == 1, 'cnn_module_kernel', 'must be odd (same padding)',

@@ -1,18 +1,21 @@
 """LFCC front end of HM-Conformer (docs/method.md section 7)."""
 import math
+from typing import Optional
 
 import torch
 from torch import nn
 
 
-def linear_filter_bank(n_fft: int, sample_rate: int, n_filters: int) -> torch.Tensor:
+def linear_filter_bank(n_fft: int, sample_rate: int, n_filters: int, f_min: float = 0.0,
+                       f_max: Optional[float] = None) -> torch.Tensor:
     """Triangular filters on a linear frequency axis: (n_fft // 2 + 1, n_filters).
 
-    The filter edges are `n_filters + 2` points spaced evenly over the bin
-    frequencies; filter k rises from edge k to edge k+1 (value 1) and falls to k+2.
+    The filter edges are `n_filters + 2` points spaced evenly from f_min to f_max (by
+    default over all the bin frequencies, 0 to sample_rate / 2, as the authors'); filter k
+    rises from edge k to edge k+1 (value 1) and falls to k+2.
     """
     bins = (sample_rate / 2) * torch.linspace(0, 1, n_fft // 2 + 1)
-    edges = torch.linspace(bins.min().item(), bins.max().item(), n_filters + 2)
+    edges = torch.linspace(f_min, bins.max().item() if f_max is None else f_max, n_filters + 2)
     bank = torch.zeros(len(bins), n_filters)
     for k in range(n_filters):
         low, centre, high = edges[k], edges[k + 1], edges[k + 2]
@@ -42,18 +45,20 @@ class LFCC(nn.Module):
     """Waveform (B, N) -> LFCC with deltas (B, 1 + N // hop, 3 * n_lfcc).
 
     Pre-emphasis, centred zero-padded STFT with a periodic Hamming window, power
-    spectrum, linear triangular filter bank, log10, orthonormal DCT-II, energy in
+    spectrum, linear triangular filter bank (0 to sample_rate / 2, or f_min to f_max),
+    log10, orthonormal DCT-II, energy in
     coefficient 0, then deltas and delta-deltas. No trainable parameters; computed
     without gradient, as in the authors' front end.
     """
 
     def __init__(self, sample_rate: int = 16000, n_lfcc: int = 40, coef: float = 0.97, n_fft: int = 512,
-                 win_length: int = 320, hop: int = 160):
+                 win_length: int = 320, hop: int = 160, f_min: float = 0.0, f_max: Optional[float] = None):
         super().__init__()
         self.coef, self.n_fft, self.win_length, self.hop = coef, n_fft, win_length, hop
         self.output_size = 3 * n_lfcc  # coefficients, deltas, delta-deltas
         self.register_buffer('window', torch.hamming_window(win_length), persistent=False)
-        self.register_buffer('filter_bank', linear_filter_bank(n_fft, sample_rate, n_lfcc), persistent=False)
+        self.register_buffer('filter_bank', linear_filter_bank(n_fft, sample_rate, n_lfcc, f_min, f_max),
+                             persistent=False)
         self.register_buffer('dct', dct_matrix(n_lfcc), persistent=False)
 
     @torch.no_grad()

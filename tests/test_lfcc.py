@@ -73,3 +73,18 @@ def test_no_gradient_and_no_parameters():
     wave = torch.randn(1, 16_000, requires_grad=True)
     assert not lfcc(wave).requires_grad
     assert list(lfcc.parameters()) == [] and lfcc.state_dict() == {}
+
+
+def test_a_band_limited_filter_bank_spends_every_filter_inside_the_band():
+    """lfcc_f_min / lfcc_f_max (e.g. the 150-3400 Hz of telephone speech): the triangles are
+    spread evenly over the band and nothing outside it reaches a coefficient."""
+    from models.lfcc import linear_filter_bank
+    bins = torch.linspace(0, 8000, 257)
+    bank = linear_filter_bank(512, 16000, 40, 150.0, 3400.0)
+    used = bank.sum(dim=1) > 0
+    assert bins[used].min() > 150 and bins[used].max() < 3400
+    centres = bins[bank.argmax(dim=0)]
+    spacing = (3400 - 150) / 41
+    assert torch.allclose(centres, 150 + spacing * torch.arange(1, 41), atol=8000 / 256)
+    assert torch.equal(linear_filter_bank(512, 16000, 40, 0.0, None), linear_filter_bank(512, 16000, 40))
+    assert torch.equal(LFCC(f_min=150.0, f_max=3400.0).filter_bank, bank)

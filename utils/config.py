@@ -151,13 +151,22 @@ _RANGES = {
 
 class Number(Rule):
     """A number in one of the named ranges: any, positive, non-negative, probability,
-    dropout, fraction (0, 1], cosine [-1, 1]."""
+    dropout, fraction (0, 1], cosine [-1, 1]; with `optional`, None too."""
 
-    def __init__(self, kind: str = 'any'):
+    def __init__(self, kind: str = 'any', optional: bool = False):
         self.test, self.requirement = _RANGES[kind]
+        self.optional = optional
+        if optional:
+            self.requirement += ' or None'
 
     def accepts(self, value: Any) -> bool:
-        return _is_number(value) and self.test(value)
+        return (_is_number(value) and self.test(value)) or (self.optional and value is None)
+
+    def parse(self, key: str, text: str) -> Any:
+        try:
+            return float(text)
+        except ValueError:
+            raise ConfigError(f"{key}={text!r}: expected a number or None") from None
 
 
 class Numbers(Rule):

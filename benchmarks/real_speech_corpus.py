@@ -35,6 +35,8 @@ import numpy as np
 import soundfile as sf
 from scipy import signal
 
+from benchmarks.corpus_audio import to_rate, trim
+
 SR = 16_000
 KTUBERLING = '/usr/share/ktuberling/sounds'
 KLETTRES = '/usr/share/klettres'
@@ -60,28 +62,6 @@ def check_packages() -> None:
         sys.exit(f"missing Debian packages: {' '.join(missing)}\n  apt-get install {' '.join(REQUIRED)}")
 
 
-def to_16k(x: np.ndarray, rate: int) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim == 2:
-        x = x.mean(axis=1)
-    if rate == SR:
-        return x
-    g = np.gcd(rate, SR)
-    return signal.resample_poly(x, SR // g, rate // g)
-
-
-def trim(x: np.ndarray, floor_db: float = 35.0, margin: float = 0.03) -> np.ndarray:
-    """Cut leading and trailing frames more than `floor_db` below the loudest 10 ms frame."""
-    hop = SR // 100
-    frames = len(x) // hop
-    if frames == 0:
-        return x
-    energy = 10 * np.log10(np.mean(x[:frames * hop].reshape(frames, hop) ** 2, axis=1) + 1e-12)
-    active = np.flatnonzero(energy > energy.max() - floor_db)
-    pad = int(margin * SR)
-    return x[max(0, active[0] * hop - pad):min(len(x), (active[-1] + 1) * hop + pad)]
-
-
 def vorbis_round_trip(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Through Ogg Vorbis at 44.1 kHz, as the recordings were distributed."""
     wide = signal.resample_poly(x, 441, 160)
@@ -90,7 +70,7 @@ def vorbis_round_trip(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
              compression_level=float(rng.uniform(0.4, 0.7)))
     buffer.seek(0)
     decoded, rate = sf.read(buffer, dtype='float64')
-    return to_16k(decoded, rate)
+    return to_rate(decoded, rate, SR)
 
 
 # ---------------------------------------------------------------- bona fide speakers
@@ -114,7 +94,7 @@ def language_of(speaker: str) -> str:
 
 def load_item(path: str) -> np.ndarray:
     x, rate = sf.read(path, dtype='float64')
-    return trim(to_16k(x, rate))
+    return trim(to_rate(x, rate, SR), SR)
 
 
 # ---------------------------------------------------------------- synthesisers
@@ -126,7 +106,7 @@ def vocabulary() -> List[str]:
 
 def _read_wave(path: str) -> np.ndarray:
     x, rate = sf.read(path, dtype='float64')
-    return trim(to_16k(x, rate))
+    return trim(to_rate(x, rate, SR), SR)
 
 
 def synthesise(attack: str, voice: str, words: List[str], work: str) -> Dict[str, np.ndarray]:

@@ -39,6 +39,8 @@ import numpy as np
 import soundfile as sf
 from scipy import signal
 
+from benchmarks.corpus_audio import to_rate, trim
+
 RATE, OUT_RATE = 8_000, 16_000
 SOUNDS = '/usr/share/asterisk/sounds'
 TRANSCRIPTS = '/usr/share/doc/asterisk-core-sounds-{language}/core-sounds-{language}.txt.gz'
@@ -98,31 +100,9 @@ def transcripts(language: str) -> Dict[str, str]:
     return texts
 
 
-def to_rate(x: np.ndarray, rate: int, target: int = RATE) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim == 2:
-        x = x.mean(axis=1)
-    if rate == target:
-        return x
-    divisor = np.gcd(rate, target)
-    return signal.resample_poly(x, target // divisor, rate // divisor)
-
-
-def trim(x: np.ndarray, floor_db: float = 35.0, margin: float = 0.03) -> np.ndarray:
-    """Cut leading and trailing 10 ms frames more than `floor_db` below the loudest (8 kHz)."""
-    hop = RATE // 100
-    frames = len(x) // hop
-    if frames == 0:
-        return x
-    energy = 10 * np.log10(np.mean(x[:frames * hop].reshape(frames, hop) ** 2, axis=1) + 1e-12)
-    active = np.flatnonzero(energy > energy.max() - floor_db)
-    pad = int(margin * RATE)
-    return x[max(0, active[0] * hop - pad):min(len(x), (active[-1] + 1) * hop + pad)]
-
-
 def read_item(path: str) -> np.ndarray:
     x, rate = sf.read(path, dtype='float64')
-    return trim(to_rate(x, rate))
+    return trim(to_rate(x, rate, RATE), RATE)
 
 
 def telephone_channel(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -6,6 +6,7 @@ import pytest
 import soundfile as sf
 
 from benchmarks.bench_real_speech import Groups, write_table
+from benchmarks.corpus_audio import to_rate, trim
 from benchmarks.telephone_corpus import RATE, telephone_channel
 
 
@@ -27,6 +28,18 @@ def test_the_telephone_channel_leaves_no_trace_of_what_came_in_outside_the_band(
         clean, hum = _band_share(clean_out, 16000, low, high), _band_share(hummed_out, 16000, low, high)
         assert clean < 1e-4 and hum < 1e-4 and 0.1 < hum / clean < 10, (low, clean, hum)
     assert 0.25 <= np.abs(clean_out).max() <= 0.81
+
+
+def test_corpus_audio_is_mono_at_the_target_rate_and_trimmed_to_the_speech():
+    """A stereo 22.05 kHz tone between silences: one channel at 8 kHz, same frequency, and
+    trimmed to the tone plus the 30 ms margin on each side."""
+    t = np.arange(22050) / 22050
+    tone = np.sin(2 * np.pi * 440 * t) * ((t >= 0.25) & (t < 0.75))
+    mono = to_rate(np.stack([tone, tone], axis=1), 22050, RATE)
+    assert mono.shape == (RATE,) and mono.dtype == np.float64
+    assert np.argmax(np.abs(np.fft.rfft(mono))) == 440
+    kept = trim(mono, RATE)
+    assert abs(len(kept) - (0.5 + 2 * 0.03) * RATE) <= RATE // 100
 
 
 def test_groups_follow_the_protocols(tmp_path):

@@ -2,14 +2,16 @@
 benchmark corpus (full band: benchmarks/real_speech_corpus.py; telephone band:
 benchmarks/telephone_corpus.py):
 
-    python3 -m benchmarks.bench_real_speech baseline CORPUS             # MFCC baselines
+    python3 -m benchmarks.bench_real_speech baseline CORPUS [--features mfcc|lfcc]   # cepstral baselines
     python3 -m benchmarks.bench_real_speech ebm CORPUS [key=value ...]   # one EBM run
     python3 -m benchmarks.bench_real_speech report CORPUS EVAL_SCORES [DEV_SCORES]
     python3 -m benchmarks.bench_real_speech ablation CORPUS [--rows a,b] [--seeds 1,2] [key=value ...]
 
 `baseline` fits two classic countermeasures on the train split: a logistic regression on the
 mean and standard deviation of 20 MFCCs per utterance, and a two-class GMM (32 diagonal
-Gaussians per class) on MFCC + delta frames. `ebm` trains this repository's detector
+Gaussians per class) on MFCC + delta frames; `--features lfcc` fits both on the detector's own
+LFCC front end instead (models/lfcc.py, the authors' full band, 20 coefficients), which tells
+the front end's share of a gap from the network's. `ebm` trains this repository's detector
 (main.py with the shortened schedule below and any overrides) and reports its last
 evaluation. `ablation` runs each row of ROWS (one change from that schedule) with each seed,
 resumably, and writes the table to results/EBM/bench/ablation_<corpus>.md and .csv. Every
@@ -34,6 +36,7 @@ from scipy.special import logsumexp
 
 from data.protocol import protocol_2019_path, read_asvspoof2019
 from evaluation.metrics import compute_eer
+from models.lfcc import LFCC
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(REPO, 'results')
@@ -116,16 +119,21 @@ def print_eers(title: str, eers: Dict[str, float]) -> None:
     print(f"{title:<30}" + '  '.join(f"{k} {v:5.1f}" for k, v in eers.items()), flush=True)
 
 
-# ---------------------------------------------------------------- MFCC baselines
+# ---------------------------------------------------------------- cepstral baselines
 _MFCC = torchaudio.transforms.MFCC(16_000, n_mfcc=20, melkwargs={'n_fft': 512, 'hop_length': 160,
                                                                   'win_length': 400, 'n_mels': 40})
+_LFCC = LFCC(16_000, n_lfcc=20)
 
 
-def mfcc_frames(path: str) -> np.ndarray:
-    """(frames, 40): 20 MFCCs and their deltas, the 70 % of frames with most energy (c0)."""
+def cepstral_frames(path: str, features: str = 'mfcc') -> np.ndarray:
+    """(frames, 40): 20 cepstral coefficients (MFCC, or the detector's LFCC with its log
+    energy in c0) and their deltas, the 70 % of frames with most energy (c0)."""
     wave, _ = sf.read(path, dtype='float32')
-    c = _MFCC(torch.from_numpy(wave)).T
-    d = torchaudio.functional.compute_deltas(c.T).T
+    if features == 'mfcc':
+        c = _MFCC(torch.from_numpy(wave)).T
+        d = torchaudio.functional.compute_deltas(c.T).T
+    else:
+        c, d = _LFCC(torch.from_numpy(wave)[None])[0, :, :40].split(20, dim=1)
     frames = torch.cat([c, d], dim=1).numpy()
     energy = c[:, 0].numpy()
     return frames[energy >= np.percentile(energy, 30)]
@@ -174,12 +182,13 @@ def gmm_loglik(x, model) -> float:
     return float(np.mean(logsumexp(gmm_component_loglik(x, *model), axis=1)))
 
 
-def baseline(corpus: str) -> Dict[str, Dict[str, float]]:
+def baseline(corpus: str, features: str = 'mfcc') -> Dict[str, Dict[str, float]]:
     groups = Groups(corpus)
     train = read_asvspoof2019(corpus, 'train')
     sets = {'train': train, **groups.trials}
-    print(f"MFCC features of {', '.join(f'{len(t)} {n}' for n, t in sets.items())} utterances ...", flush=True)
-    frames = {name: [mfcc_frames(t.path) for t in trials] for name, trials in sets.items()}
+    print(f"{features.upper()} features of {', '.join(f'{len(t)} {n}' for n, t in sets.items())} utterances ...",
+          flush=True)
+    frames = {name: [cepstral_frames(t.path, features) for t in trials] for name, trials in sets.items()}
 
     def stats(frames_list):
         return np.array([np.concatenate([f[:, :20].mean(0), f[:, :20].std(0)]) for f in frames_list])
@@ -189,7 +198,8 @@ def baseline(corpus: str) -> Dict[str, Dict[str, float]]:
     w, b = logistic_regression((x_train - mean) / std, np.array([t.label for t in train], dtype=float))
     scores = {name: {t.utt_id: s for t, s in zip(sets[name], (stats(frames[name]) - mean) / std @ w + b)}
               for name in ('dev', 'eval')}
-    results = {'MFCC mean/std + logistic reg.': groups.eers(scores['eval'], scores['dev'])}
+    name = features.upper()
+    results = {f'{name} mean/std + logistic reg.': groups.eers(scores['eval'], scores['dev'])}
 
     rng = np.random.default_rng(0)
     bona = np.concatenate([f for f, t in zip(frames['train'], train) if t.label == 1])
@@ -198,7 +208,7 @@ def baseline(corpus: str) -> Dict[str, Dict[str, float]]:
     models = [fit_gmm((data - f_mean) / f_std, 32, rng) for data in (bona, spoof)]
     llr = {name: {t.utt_id: gmm_loglik((f - f_mean) / f_std, models[0]) - gmm_loglik((f - f_mean) / f_std, models[1])
                   for t, f in zip(sets[name], frames[name])} for name in ('dev', 'eval')}
-    results['MFCC+delta GMM, 32 Gaussians'] = groups.eers(llr['eval'], llr['dev'])
+    results[f'{name}+delta GMM, 32 Gaussians'] = groups.eers(llr['eval'], llr['dev'])
     for title, eers in results.items():
         print_eers(title, eers)
     return results
@@ -306,7 +316,11 @@ def main(argv: List[str]) -> int:
         return 2
     command, corpus, rest = argv[0], argv[1], argv[2:]
     if command == 'baseline':
-        baseline(corpus)
+        features, rest = _option(rest, '--features', 'mfcc')
+        if features not in ('mfcc', 'lfcc'):
+            print(f"--features must be mfcc or lfcc, got {features!r}")
+            return 2
+        baseline(corpus, features)
     elif command == 'ebm':
         ebm(corpus, rest)
     elif command == 'report':

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from benchmarks.bench_real_speech import Groups, write_table
+from benchmarks.bench_real_speech import Groups, cepstral_frames, write_table
 from benchmarks.corpus_audio import to_rate, trim
 from benchmarks.telephone_corpus import RATE, telephone_channel
 
@@ -40,6 +40,21 @@ def test_corpus_audio_is_mono_at_the_target_rate_and_trimmed_to_the_speech():
     assert np.argmax(np.abs(np.fft.rfft(mono))) == 440
     kept = trim(mono, RATE)
     assert abs(len(kept) - (0.5 + 2 * 0.03) * RATE) <= RATE // 100
+
+
+@pytest.mark.parametrize('features', ['mfcc', 'lfcc'])
+def test_baseline_frames_keep_the_loudest_seventy_percent(tmp_path, features):
+    """20 coefficients and their deltas per frame; in a file whose first 30 % is near
+    silence, the frames kept are the loud ones (their c0 above any silent frame's)."""
+    rng = np.random.default_rng(0)
+    quiet, loud = 1e-4 * rng.standard_normal(9600), 0.3 * rng.standard_normal(22400)
+    for name, wave in (('x', np.concatenate([quiet, loud])), ('quiet', quiet)):
+        sf.write(str(tmp_path / f'{name}.flac'), wave.astype(np.float32), 16000)
+    frames = cepstral_frames(str(tmp_path / 'x.flac'), features)
+    total = 1 + 32000 // 160
+    assert frames.shape[1] == 40 and abs(len(frames) - 0.7 * total) <= 2
+    silent_c0 = cepstral_frames(str(tmp_path / 'quiet.flac'), features)[:, 0]
+    assert frames[:, 0].min() > silent_c0.max()
 
 
 def test_groups_follow_the_protocols(tmp_path):

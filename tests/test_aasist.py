@@ -166,7 +166,9 @@ def test_ebm_never_trains_their_output_layer_and_the_centroid_learns_on_separabl
         labels = (torch.arange(rows) < bona).long()
         return 0.1 * torch.randn(rows, 4000, generator=generator) + 0.3 * tone * labels[:, None], labels
 
-    before, after, losses_2 = two_step_learning(detector, objective, optimizer, batch, 30)
+    # 45 steps: at 30 the cosine had only just crossed the bar, and on 2 threads with AVX-512
+    # it ended at 0.356 (1 thread: 0.429); at 45 both give 0.79
+    before, after, losses_2 = two_step_learning(detector, objective, optimizer, batch, 45)
     assert sum(losses_2[-5:]) < 0.7 * sum(losses_2[:5]), losses_2
     assert after > before + 0.2, (before, after)
     assert torch.equal(detector.aasist.out_layer.weight, out_layer)

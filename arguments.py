@@ -46,6 +46,10 @@ SYSTEM = {
     'resume'            : (None, Text(optional=True)),      # checkpoint path to resume from, or 'auto' for this run's last
     'eval_from_epoch'   : (15, Int(1)),                     # first epoch with an evaluation
     'eval_every'        : (5, Int(1)),                      # evaluate every this many epochs from eval_from_epoch
+
+    # model selection and reporting (what is kept and reported; training is unchanged)
+    'select_on'         : ('19LA_dev', Choice('19LA_dev', 'ASV5dev', None)),  # set whose EER picks models/selected.pt; None: the last evaluation
+    'average_last'      : (0, Int(0)),                      # average the last N evaluated checkpoints at the end and report them; 0: off (authors)
 }
 
 EXPERIMENT = {
@@ -170,6 +174,11 @@ def check_combinations(args: dict) -> None:
             args['checkpoint'])
     require(args['calibration_set'] != '19LA_dev' or args['path_19LA'] is not None, 'calibration_set',
             'the 19LA dev set needs path_19LA (or set calibration_set=None)', args['calibration_set'])
+    require(args['TEST'] or args['select_on'] != '19LA_dev' or args['calibration_set'] == '19LA_dev', 'select_on',
+            'selecting on 19LA dev needs it scored at each evaluation: calibration_set=19LA_dev (or select_on=None)',
+            args['select_on'])
+    require(args['select_on'] != 'ASV5dev' or args['path_ASV5'] is not None, 'select_on',
+            'selecting on the ASVspoof 5 dev set needs path_ASV5 (or select_on=None)', args['select_on'])
 
 
 # Keys that were removed, with what took their place (a saved command line names them).

@@ -87,6 +87,17 @@ def calibration_trials(args: dict, log: Callable[[str], None] = print) -> Option
     return _read_set(spec, args[spec.key], log)
 
 
+def protocol_paths(args: dict) -> Dict[str, str]:
+    """The protocol file of every set a run reads: 'train' (unless TEST), the calibration
+    set under its name, and each evaluation set."""
+    paths = {} if args['TEST'] else {'train': protocol_2019_path(args['path_19LA'], 'train')}
+    if args['calibration_set'] is not None:
+        spec = CALIBRATION_SETS[args['calibration_set']]
+        paths[args['calibration_set']] = spec.protocol(args[spec.key])
+    paths.update({name: spec.protocol(args[spec.key]) for name, spec in EVAL_SETS.items() if args[spec.key] is not None})
+    return paths
+
+
 @dataclass
 class RunTrials:
     """What a run reads from disk: the training trials (None when only evaluating) and
@@ -94,6 +105,13 @@ class RunTrials:
     train: Optional[List[Trial]]
     evaluation: Dict[str, List[Trial]]
     calibration: Optional[List[Trial]] = None
+
+    def by_name(self, calibration_set: Optional[str]) -> Dict[str, List[Trial]]:
+        """Every set read, as protocol_paths names them."""
+        named = {} if self.train is None else {'train': self.train}
+        if self.calibration is not None:
+            named[calibration_set] = self.calibration
+        return {**named, **self.evaluation}
 
 
 def run_trials(args: dict, log: Callable[[str], None] = print) -> RunTrials:

@@ -76,33 +76,38 @@ def write_score_files(folder: str, stem: str, trials: List[Trial], scores: np.nd
 
 def report_set(name: str, trials: List[Trial], scores: np.ndarray, epoch: int, logger, folder: str,
                asv_scores_path: Optional[str] = None, log=print,
-               calibration: Optional[LinearCalibration] = None) -> SetReport:
+               calibration: Optional[LinearCalibration] = None, label: Optional[str] = None,
+               metric_root: str = 'eval') -> SetReport:
     """score_set, then the score files, the breakdown TSV, the plots and the logged metrics
-    (min t-DCF only when the ASV score file exists; actDCF and Cllr with a calibration)."""
+    (min t-DCF only when the ASV score file exists; actDCF and Cllr with a calibration).
+    Files are named `<name>_<label>` (label 'epoch<N>' by default, e.g. 'averaged' for an
+    averaged model) and metrics `<metric_root>/<name>/...` at step `epoch`."""
     if asv_scores_path is not None and not os.path.isfile(asv_scores_path):
         asv_scores_path = None
     report = score_set(name, trials, scores, asv_scores_path, calibration)
-    stem = f"{name}_epoch{epoch}"
+    label = label or f"epoch{epoch}"
+    stem = f"{name}_{label}"
     write_score_files(folder, stem, trials, scores, calibration.llr(scores) if calibration is not None else None)
     write_tsv(report.rows, os.path.join(folder, stem + '_breakdown.tsv'))
-    title = f"{name} epoch {epoch}: EER {report.eer:.3f} %, minDCF {report.min_dcf:.4f}" + (
+    title = f"{name} {label.replace('epoch', 'epoch ')}: EER {report.eer:.3f} %, minDCF {report.min_dcf:.4f}" + (
         f", actDCF {report.act_dcf:.4f}, Cllr {report.cllr:.4f} bits" if report.cllr is not None else '') + (
         f", min t-DCF {report.min_tdcf:.4f}" if report.min_tdcf is not None else '')
     log(format_table(report.rows, title))
-    logger.log_metric(f"eval/{name}/eer", report.eer, epoch)
-    logger.log_metric(f"eval/{name}/min_dcf", report.min_dcf, epoch)
+    root = f"{metric_root}/{name}"
+    logger.log_metric(f"{root}/eer", report.eer, epoch)
+    logger.log_metric(f"{root}/min_dcf", report.min_dcf, epoch)
     if report.cllr is not None:
-        logger.log_metric(f"eval/{name}/act_dcf", report.act_dcf, epoch)
-        logger.log_metric(f"eval/{name}/cllr", report.cllr, epoch)
+        logger.log_metric(f"{root}/act_dcf", report.act_dcf, epoch)
+        logger.log_metric(f"{root}/cllr", report.cllr, epoch)
     if report.min_tdcf is not None:
-        logger.log_metric(f"eval/{name}/min_tdcf", report.min_tdcf, epoch)
+        logger.log_metric(f"{root}/min_tdcf", report.min_tdcf, epoch)
     for row in report.rows[1:]:
         if not math.isnan(row.eer):
-            logger.log_metric(f"eval/{name}/{row.group}/{row.value}/eer", row.eer, epoch)
+            logger.log_metric(f"{root}/{row.group}/{row.value}/eer", row.eer, epoch)
     labels = np.array([t.label for t in trials])
     attacks = [t.attack for t in trials]
-    for figure_name, figure in ((f"{name}_scores_epoch{epoch}", score_histograms(scores, labels, attacks, title)),
-                                (f"{name}_det_epoch{epoch}", det_plot(scores, labels, title))):
+    for figure_name, figure in ((f"{name}_scores_{label}", score_histograms(scores, labels, attacks, title)),
+                                (f"{name}_det_{label}", det_plot(scores, labels, title))):
         logger.log_image(figure_name, figure)
         plt.close(figure)
     return report

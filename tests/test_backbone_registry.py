@@ -116,7 +116,7 @@ def test_a_backbone_registered_here_trains_evaluates_resumes_and_infers(toy, dem
     first = Trainer(tiny_args(demo_corpus, tmp_path, 'name=toy', 'epoch=1', 'path_21DF=None', *TOY_ARGS))
     first.run()
     assert isinstance(first.detector, ToyDetector)
-    assert {'19LA', '21LA'} <= set(first.best)
+    assert {'19LA', '21LA'} <= set(first.oracle)
     resumed = Trainer(tiny_args(demo_corpus, tmp_path, 'name=toy', 'epoch=2', 'path_21DF=None', 'resume=auto',
                                 *TOY_ARGS))
     resumed.run()

@@ -65,7 +65,8 @@ def test_evaluation_reports_calibrated_metrics_on_every_set(demo_corpus, new_set
                                f'checkpoint={checkpoint}', 'path_21LA=None', 'path_21DF=None'))
     tester.run()
     run = tester.run_dir
-    calibration = tester.calibration
+    from evaluation.calibration import LinearCalibration
+    calibration = LinearCalibration.from_dict(tester.records[-1]['calibration'])
     assert calibration is not None and calibration.scale > 0
     for name in ('19LA', 'ITW', 'ASV5dev', 'ASV5eval', '19LA_dev'):
         for metric in ('eer', 'min_dcf', 'act_dcf', 'cllr'):

@@ -119,7 +119,9 @@ def test_test_mode_leaves_the_training_run_untouched(demo_corpus, tiny_run):
     parent = os.path.dirname(tiny_run)
     assert folders == [os.path.join(parent, 'test_tiny_epoch_1'), os.path.join(parent, 'test_tiny_epoch_1_2')]
     first = _snapshot(folders[0])
-    assert 'scores/19LA_epoch1.txt' in first and not any(name.startswith('models/') for name in first)
+    # its only model file: the evaluated model with the threshold of its own development scores
+    assert 'scores/19LA_epoch1.txt' in first and [n for n in first if n.startswith('models/')] == ['models/selected.pt']
+    assert 'results.json' in first
 
 
 def _holder_process(run_dir):

@@ -29,12 +29,14 @@ def _ddp_worker(rank, world, port, args, out_dir):
 
 @pytest.mark.slow
 def test_demo_schedule_under_two_process_gloo_ddp(demo_corpus, tmp_path):
-    args = tiny_args(demo_corpus, tmp_path / 'logs', 'name=ddp')
+    args = tiny_args(demo_corpus, tmp_path / 'logs', 'name=ddp', 'average_last=2')
     mp.spawn(_ddp_worker, args=(2, free_port(), args, str(tmp_path)), nprocs=2, join=True)
     rank0, rank1 = torch.load(tmp_path / '0.pt'), torch.load(tmp_path / '1.pt')
-    for name in rank0:
+    for name in rank0:   # after the averaged model, loaded on rank 0 and broadcast
         assert torch.equal(rank0[name], rank1[name]), name
     run = tmp_path / 'logs' / 'P' / 't' / 'ddp'
+    averaged = load_checkpoint(str(run / 'models' / 'averaged.pt'))['model']
+    assert all(torch.equal(rank0[name], averaged[name]) for name in rank0)
     losses = (run / 'metrics' / 'train_loss_1.txt').read_text().splitlines()
     steps_per_epoch = 480 // 2 // 2 // 6  # 240 spoof rows, 2 ranks, 6 spoof rows per rank
     assert len(losses) == 2 * steps_per_epoch and losses[0].startswith('[1] train/loss_1: ')
@@ -52,8 +54,9 @@ def test_demo_schedule_under_two_process_gloo_ddp(demo_corpus, tmp_path):
             assert (run / 'scores' / f'{name}_epoch{epoch}.tsv').is_file()
             assert (run / 'images' / f'{name}_det_epoch{epoch}.png').is_file()
     state = load_checkpoint(str(run / 'models' / 'last.pt'))
-    assert state['epoch'] == 2 and set(state['best']) == {'19LA', '21LA', '21DF'}
-    assert state['threshold'] == state['best']['19LA']['threshold']
+    assert state['epoch'] == 2 and [r['epoch'] for r in state['records']] == [1, 2]
+    assert set(state['records'][-1]['sets']) == {'19LA', '21LA', '21DF'}
+    assert state['threshold'] == state['records'][-1]['dev']['threshold']   # development data, not 19LA eval
     assert (run / 'models' / 'epoch_1.pt').is_file() and (run / 'models' / 'epoch_2.pt').is_file()
 
 

@@ -1,13 +1,15 @@
 """Score audio files with a trained checkpoint.
 
     python3 -m tools.infer --checkpoint C FILE_OR_DIR... [--full] [--json] [--threshold T] [--p-spoof P]
-                           [--device cpu]
+                           [--decision eer|bayes] [--device cpu]
 
 Any sample rate, mono or multi-channel (channels averaged). By default each file is
 scored on the test crop from its start (wrap-padded when shorter), as in evaluation;
 with --full, over sliding windows of that crop (half overlap), averaged. The decision
-uses the threshold stored in the checkpoint (the EER threshold of 19LA eval at its
-best epoch): score > threshold is bona fide. Higher scores mean more bona fide. The
+uses the threshold stored in the checkpoint (the EER threshold of its development
+scores, 2019 LA dev by default): score > threshold is bona fide; with --decision bayes,
+LLR > the Bayes threshold of the costs at --p-spoof (ASVspoof 5: C_miss 1, C_fa 10).
+C may be a release folder (tools/export_release.py). Higher scores mean more bona fide. The
 score is the one the checkpoint's configuration names (for AASIST with
 aasist_score=logit, its own bona fide logit).
 When the checkpoint holds a calibration (fitted on the development set at its
@@ -27,6 +29,7 @@ from data.audio import AudioReadError, read_audio
 from data.views import crop_samples, make_view
 from arguments import get_args
 from evaluation.calibration import LinearCalibration
+from evaluation.dcf import DetectionCosts
 from models.registry import build_detector_for_checkpoint
 from trainer.checkpoint import CheckpointError, load_checkpoint
 
@@ -63,6 +66,9 @@ def main(argv=None) -> int:
     parser.add_argument('--json', action='store_true')
     parser.add_argument('--p-spoof', type=float, default=0.05,
                         help='prior probability of a spoof for the probability of bona fide (default 0.05)')
+    parser.add_argument('--decision', choices=('eer', 'bayes'), default='eer',
+                        help="'eer': score > the stored EER threshold; 'bayes': calibrated LLR > the Bayes "
+                             "threshold at --p-spoof (needs a calibration)")
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     options = parser.parse_args(argv)
     try:
@@ -71,17 +77,24 @@ def main(argv=None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     args = {**get_args()[0], **state['args']}  # keys added since the checkpoint was written keep their defaults
-    threshold = options.threshold if options.threshold is not None else state.get('threshold')
+    calibration = LinearCalibration.from_dict(state['calibration']) if state.get('calibration') else None
+    if options.decision == 'bayes':
+        if calibration is None or calibration.scale <= 0:
+            print(f"error: {options.checkpoint} holds no usable calibration for --decision bayes", file=sys.stderr)
+            return 2
+        threshold = (DetectionCosts(p_spoof=options.p_spoof).bayes_threshold - calibration.offset) / calibration.scale
+    else:
+        threshold = options.threshold if options.threshold is not None else state.get('threshold')
     if threshold is None:
-        print(f"error: {options.checkpoint} stores no decision threshold (it was saved before any evaluation); "
-              f"give --threshold", file=sys.stderr)
+        print(f"error: {options.checkpoint} stores no decision threshold (saved before any evaluation, or an "
+              f"average of checkpoints): give --threshold, or evaluate it with TEST=True checkpoint=...: "
+              f"its folder's models/selected.pt carries the development threshold", file=sys.stderr)
         return 2
     device = torch.device(options.device)
     detector = build_detector_for_checkpoint(args)
     detector.load_state_dict(state['model'])
     detector.to(device).eval()
     crop = crop_samples(args['num_test_frames'], args['hop'])
-    calibration = LinearCalibration.from_dict(state['calibration']) if state.get('calibration') else None
     results, failures = [], 0
     for path in audio_files(options.inputs):
         try:
@@ -103,7 +116,8 @@ def main(argv=None) -> int:
             calibrated = f" llr {result['llr']:.4f} P(bona fide) {result['p_bona_fide']:.4f}" if calibration else ''
             print(f"{path} {score:.6f} {result['decision']}{calibrated}", flush=True)
     if options.json:
-        print(json.dumps({'checkpoint': options.checkpoint, 'threshold': threshold, 'p_spoof': options.p_spoof,
+        print(json.dumps({'checkpoint': options.checkpoint, 'threshold': threshold, 'decision': options.decision,
+                          'p_spoof': options.p_spoof,
                           'calibration': state.get('calibration'), 'results': results}, indent=2))
     return 1 if failures else 0
 

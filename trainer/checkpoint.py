@@ -32,8 +32,18 @@ def save_checkpoint(path: str, state: Dict[str, Any]) -> None:
     atomic_torch_save(state, path)
 
 
+RELEASE_MODEL = 'model.pt'  # the model file of a release folder (tools/export_release.py)
+
+
+def checkpoint_file(path: str) -> str:
+    """`path` itself, or for a release folder the model file in it."""
+    return os.path.join(path, RELEASE_MODEL) if os.path.isdir(path) else path
+
+
 def load_checkpoint(path: str, required=('model',)) -> Dict[str, Any]:
-    """Load on CPU; a missing, unreadable or incomplete file raises CheckpointError naming it."""
+    """Load on CPU (a file, or a release folder's model); a missing, unreadable or
+    incomplete file raises CheckpointError naming it."""
+    path = checkpoint_file(path)
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint not found: {path}")
     try:

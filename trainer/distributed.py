@@ -50,3 +50,14 @@ def average_gradients(parameters: Iterable[torch.Tensor]) -> None:
         if parameter.grad is not None:
             dist.all_reduce(parameter.grad)
             parameter.grad.div_(world)
+
+
+def broadcast_state(model: nn.Module, source: int = 0) -> None:
+    """Copy every parameter and buffer from rank `source` to all ranks (a model loaded
+    on one rank only, such as an averaged one)."""
+    if not is_distributed():
+        return
+    with torch.no_grad():
+        for tensor in list(unwrap(model).parameters()) + list(unwrap(model).buffers()):
+            dist.broadcast(tensor.data, source)
+

@@ -11,17 +11,20 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from data.asvspoof_sets import RunTrials, run_trials
+from data.asvspoof_sets import RunTrials, protocol_paths, run_trials
 from data.protocol import LA19_ASV_EVAL_SCORES
 from data.views import crop_samples
 from trainer.checkpoint import (RESUME_KEYS, load_checkpoint, load_model_state, resolve_resume,
                                 restore_rng_states, rng_states, save_checkpoint)
 from trainer.build import build_training_parts, detector_keys
 from trainer.centroid_monitor import CentroidMonitor
-from trainer.distributed import broadcast_buffers, is_distributed
+from trainer.checkpoint_averaging import average_checkpoints, last_evaluated_checkpoints
+from trainer.distributed import broadcast_buffers, broadcast_state, is_distributed
 from trainer.ebm_step import training_step
-from evaluation.calibration import LinearCalibration, fit_calibration
-from evaluation.report import SetReport, report_set
+from evaluation.calibration import fit_calibration
+from evaluation.report import report_set
+from evaluation.results_card import build_card, dataset_entries, metrics_table, write_card
+from evaluation.selection import bayes_threshold, metrics_of, oracle_minima, selected_record
 from trainer.scoring import score_trials
 from utils.experiment_logger import ExperimentLogger, build_logger
 from utils.run_folder import run_dir
@@ -29,6 +32,7 @@ from utils.run_lock import RunLock
 from utils.secrets import redact
 
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEP_METRICS = ('train/loss_1', 'train/loss_2')  # logged per optimisation step; the rest per epoch
 
 
@@ -70,16 +74,18 @@ class Trainer:
                 self.log(f"evaluation-only run: writing to {self.run_dir} (nothing is written beside the checkpoint)")
             self.logger = build_logger(args, root=self.run_dir)
         trials = trials if trials is not None else run_trials(args, self.log)
+        self.datasets = dataset_entries(protocol_paths(args), trials.by_name(args['calibration_set'])) \
+            if self.is_main else {}
         self.eval_sets = trials.evaluation
         self.calibration_trials = trials.calibration
-        self.calibration: Optional[LinearCalibration] = None
         parts = build_training_parts(args, trials.train, rank, world_size, device)
         self.detector, self.model, self.loader = parts.detector, parts.model, parts.loader
         self.optimizer, self.scheduler = parts.optimizer, parts.scheduler
         self.objective, self.batch_augment = parts.objective, parts.batch_augment
         self.centroid_monitor = CentroidMonitor(self.detector.num_heads)
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
-        self.best: Dict[str, dict] = {}
+        self.records: List[dict] = []           # one per evaluation (evaluation/selection.py)
+        self.averaged: Optional[dict] = None    # the record of the averaged model (average_last)
         self.stop_requested = False
         self.previous_handlers: dict = {}
         self.pending_data_rng = None
@@ -105,17 +111,28 @@ class Trainer:
         return {
             'model': self.detector.state_dict(), 'optimizer': self.optimizer.state_dict(),
             'scheduler': self.scheduler.state_dict(), 'epoch': self.epoch, 'step_in_epoch': self.step_in_epoch,
-            'global_step': self.global_step, 'best': self.best, 'rng': rng_states(), 'args': redact(self.args),
-            'threshold': self.decision_threshold(), 'calibration': self._calibration_state(),
+            'global_step': self.global_step, 'records': self.records, 'rng': rng_states(),
             'data_rng': self.loader.rng_states() if self.loader is not None else None,
+            **self._model_card(self.records[-1] if self.records else None),
         }
 
-    def decision_threshold(self) -> Optional[float]:
-        """The EER threshold of 19LA eval at its best epoch (else of the first evaluated set)."""
-        for name in ['19LA'] + list(self.best):
-            if name in self.best:
-                return self.best[name]['threshold']
-        return None
+    def _model_card(self, record: Optional[dict]) -> dict:
+        """What a checkpoint of the model that `record` evaluated carries besides its
+        weights: the configuration, the decision threshold (the EER threshold of the
+        development scores, never of an evaluation set), the Bayes threshold of the
+        calibrated LLRs and the calibration."""
+        record = record or {}
+        return {'args': redact(self.args), 'threshold': record.get('threshold'),
+                'bayes_threshold': record.get('bayes_threshold'), 'calibration': record.get('calibration')}
+
+    @property
+    def oracle(self) -> Dict[str, dict]:
+        """{set: {'eer', 'epoch'}}: the lowest EER of each set over the run's evaluations."""
+        return oracle_minima(self.records)
+
+    @property
+    def selected(self) -> Optional[dict]:
+        return selected_record(self.records, self.args['select_on'])
 
     def save_last(self) -> None:
         if self.is_main:
@@ -127,9 +144,7 @@ class Trainer:
         self.optimizer.load_state_dict(state['optimizer'])
         self.scheduler.load_state_dict(state['scheduler'])
         self.epoch, self.step_in_epoch = state['epoch'], state.get('step_in_epoch', 0)
-        self.global_step, self.best = state.get('global_step', 0), state.get('best', {})
-        if state.get('calibration'):
-            self.calibration = LinearCalibration.from_dict(state['calibration'])
+        self.global_step, self.records = state.get('global_step', 0), state.get('records', [])
         restore_rng_states(state['rng'])
         if self.step_in_epoch:
             self.pending_data_rng = state.get('data_rng')
@@ -143,55 +158,90 @@ class Trainer:
         decision threshold)."""
         return should_evaluate(epoch, self.args['epoch'], self.args['eval_from_epoch'], self.args['eval_every'])
 
-    def evaluate(self, epoch: int) -> Dict[str, SetReport]:
-        """Score every evaluation set, report, keep the best EERs; the random generators
-        are left as they were, so that training does not depend on when it evaluates."""
+    def evaluate(self, epoch: int, label: Optional[str] = None) -> Optional[dict]:
+        """Score the development set (fitting the calibration on it) and every evaluation
+        set, report them, and return the evaluation's record (evaluation/selection.py) on
+        rank 0 (None on the others). `label` names an extra evaluation of the same epoch
+        (files `<set>_<label>`, metrics `eval_<label>/...`). The random generators are
+        left as they were, so that training does not depend on when it evaluates."""
         states = rng_states()
         try:
-            return self._evaluate(epoch)
+            return self._evaluate(epoch, label)
         finally:
             restore_rng_states(states)
 
-    def _calibration_state(self) -> Optional[dict]:
-        return self.calibration.to_dict() if self.calibration is not None else None
+    def _score(self, trials, name: str) -> np.ndarray:
+        crop = crop_samples(self.args['num_test_frames'], self.args['hop'])
+        return score_trials(self.model, trials, crop, self.args['batch_size'], self.device, self.args['num_workers'],
+                            f"eval {name}", self.args['sample_rate'])
 
-    def _calibrate(self, epoch: int, crop: int) -> None:
-        """Score the calibration set and fit score -> LLR on it (rank 0 keeps it)."""
-        name = self.args['calibration_set']
-        scores = score_trials(self.model, self.calibration_trials, crop, self.args['batch_size'], self.device,
-                              self.args['num_workers'], f"eval {name}", self.args['sample_rate'])
+    def _evaluate(self, epoch: int, label: Optional[str]) -> Optional[dict]:
+        broadcast_buffers(self.model)
+        metric_root = 'eval' if label is None else f'eval_{label}'
+        folder = os.path.join(self.run_dir, 'scores') if self.is_main else None
+        dev, calibration = None, None
+        if self.calibration_trials is not None:
+            name = self.args['calibration_set']
+            scores = self._score(self.calibration_trials, name)
+            if self.is_main:
+                labels = np.array([t.label for t in self.calibration_trials])
+                calibration = fit_calibration(scores[labels == 1], scores[labels == 0])
+                self.logger.log_metric(f'{metric_root}/calibration/scale', calibration.scale, epoch)
+                self.logger.log_metric(f'{metric_root}/calibration/offset', calibration.offset, epoch)
+                dev = {'name': name, **metrics_of(report_set(name, self.calibration_trials, scores, epoch, self.logger,
+                                                             folder, None, self.log, calibration, label, metric_root))}
+        sets = {}
+        for name, trials in self.eval_sets.items():
+            scores = self._score(trials, name)
+            if self.is_main:
+                asv = os.path.join(self.args['path_19LA'], LA19_ASV_EVAL_SCORES) if name == '19LA' else None
+                sets[name] = metrics_of(report_set(name, trials, scores, epoch, self.logger, folder, asv, self.log,
+                                                   calibration, label, metric_root))
+        if not self.is_main:
+            return None
+        threshold_source = dev or sets.get(self.args['select_on'])
+        return {'epoch': epoch, 'dev': dev, 'sets': sets,
+                'threshold': threshold_source['threshold'] if threshold_source else None,
+                'bayes_threshold': bayes_threshold(calibration),
+                'calibration': calibration.to_dict() if calibration is not None else None}
+
+    def evaluate_epoch(self, epoch: int) -> None:
+        """Evaluate, keep the record, log the oracle minima and the selected epoch, save
+        the model as epoch_<N>.pt (not in TEST) and, when it is the selected one so far,
+        as selected.pt."""
+        record = self.evaluate(epoch)
         if not self.is_main:
             return
-        labels = np.array([t.label for t in self.calibration_trials])
-        self.calibration = fit_calibration(scores[labels == 1], scores[labels == 0])
-        self.logger.log_metric('eval/calibration/scale', self.calibration.scale, epoch)
-        self.logger.log_metric('eval/calibration/offset', self.calibration.offset, epoch)
-        report_set(name, self.calibration_trials, scores, epoch, self.logger, os.path.join(self.run_dir, 'scores'),
-                   None, self.log, self.calibration)
+        self.records.append(record)
+        for name, best in self.oracle.items():
+            self.logger.log_metric(f"eval/{name}/best_eer_oracle", best['eer'], epoch)
+        selected = self.selected
+        self.logger.log_metric('eval/selected_epoch', selected['epoch'], epoch)
+        checkpoint = {'model': self.detector.state_dict(), 'epoch': epoch, **self._model_card(record)}
+        if not self.args['TEST']:
+            self.logger.save_model(f"epoch_{epoch}", checkpoint)
+        if selected is record:
+            self.logger.save_model('selected', {**checkpoint, 'select_on': self.args['select_on']})
 
-    def _evaluate(self, epoch: int) -> Dict[str, SetReport]:
-        broadcast_buffers(self.model)
-        reports = {}
-        crop = crop_samples(self.args['num_test_frames'], self.args['hop'])
-        if self.calibration_trials is not None:
-            self._calibrate(epoch, crop)
-        for name, trials in self.eval_sets.items():
-            scores = score_trials(self.model, trials, crop, self.args['batch_size'], self.device,
-                                  self.args['num_workers'], f"eval {name}", self.args['sample_rate'])
-            if not self.is_main:
-                continue
-            asv = os.path.join(self.args['path_19LA'], LA19_ASV_EVAL_SCORES) if name == '19LA' else None
-            report = report_set(name, trials, scores, epoch, self.logger, os.path.join(self.run_dir, 'scores'),
-                                asv, self.log, self.calibration)
-            reports[name] = report
-            if name not in self.best or report.eer < self.best[name]['eer']:
-                self.best[name] = {'eer': report.eer, 'epoch': epoch, 'threshold': report.threshold}
-            self.logger.log_metric(f"eval/{name}/best_eer", self.best[name]['eer'], epoch)
-        if self.is_main and not self.args['TEST']:
-            self.logger.save_model(f"epoch_{epoch}", {'model': self.detector.state_dict(), 'epoch': epoch,
-                                                      'args': redact(self.args), 'threshold': self.decision_threshold(),
-                                                      'calibration': self._calibration_state()})
-        return reports
+    def evaluate_averaged(self) -> None:
+        """Average the last `average_last` evaluated checkpoints, evaluate the mean model
+        as its own row and save it as models/averaged.pt (the trained weights stay in
+        last.pt)."""
+        averaged = None
+        if self.is_main:
+            epochs = [record['epoch'] for record in self.records]
+            paths = last_evaluated_checkpoints(os.path.join(self.run_dir, 'models'), epochs,
+                                               self.args['average_last'])
+            if len(paths) < self.args['average_last']:
+                self.log(f"average_last={self.args['average_last']}: only {len(paths)} evaluated checkpoints, "
+                         f"averaging those")
+            averaged = average_checkpoints(paths)
+            self.detector.load_state_dict(averaged['model'])
+        broadcast_state(self.model)
+        record = self.evaluate(self.epoch, 'averaged')
+        if self.is_main:
+            self.averaged = {**record, 'epochs': averaged['averaged_epochs']}
+            self.logger.save_model('averaged', {**averaged, **self._model_card(record)})
 
     # ------------------------------------------------------------------ training
     def _install_signal_handlers(self) -> None:
@@ -273,7 +323,7 @@ class Trainer:
                          f"{self.args['eval_from_epoch']}, so no evaluation is scheduled; the run evaluates once "
                          f"after its last epoch to give its checkpoint a decision threshold")
             self.logger.log_parameters(self.args)
-            self.logger.copy_source(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+            self.logger.copy_source(REPO)
         self._install_signal_handlers()
         while self.epoch < self.args['epoch']:
             epoch = self.epoch + 1
@@ -289,28 +339,39 @@ class Trainer:
             broadcast_buffers(self.model)
             self.save_last()  # before evaluating: a failed evaluation keeps the epoch just trained
             if self.should_evaluate(epoch):
-                self.evaluate(epoch)
-                self.save_last()  # again, with the best EERs and the decision threshold
-        self.print_summary()
+                self.evaluate_epoch(epoch)
+                self.save_last()  # again, with the evaluation's record and the decision threshold
+        self.finish()
 
     def test(self) -> None:
         state = load_checkpoint(self.args['checkpoint'])
         load_model_state(self.detector, state, self.args, self.args['checkpoint'], detector_keys(self.args))
         epoch = state.get('epoch', 0)
         self.log(f"evaluating {self.args['checkpoint']} (epoch {epoch})")
-        self.evaluate(epoch)
-        self.print_summary()
+        self.evaluate_epoch(epoch)
+        self.finish(self.args['checkpoint'])
 
-    def print_summary(self) -> None:
+    def finish(self, checkpoint: Optional[str] = None) -> None:
+        """The averaged model's row (average_last), then the results card and the summary."""
+        if self.args['average_last'] and not self.args['TEST']:
+            self.evaluate_averaged()
         if not self.is_main:
             return
-        lines = ['', f"{'set':<8}{'best EER %':>12}{'epoch':>8}"]
-        for name, best in self.best.items():
-            lines.append(f"{name:<8}{best['eer']:>12.3f}{best['epoch']:>8}")
-        lines += [f"logs, checkpoints, score files and plots: {self.run_dir}",
-                  f"  checkpoints: {os.path.join(self.run_dir, 'models')}",
-                  f"  score files: {os.path.join(self.run_dir, 'scores')}",
-                  f"  plots:       {os.path.join(self.run_dir, 'images')}"]
+        card = build_card(self.args, self.records, self.averaged, self.datasets, REPO, checkpoint)
+        write_card(self.run_dir, card)
+        self.print_summary(card)
+
+    def print_summary(self, card: dict) -> None:
+        selection = card['selection']
+        lines = ['', f"selected epoch {selection['epoch']}: {selection['rule']}"
+                 + (f" ({selection['dev_eer']:.3f} %)" if selection['dev_eer'] is not None else '')
+                 + " -> models/selected.pt", metrics_table(card),
+                 "quote the selected row; the oracle column is each set's lowest EER over its own evaluations",
+                 f"results card: {os.path.join(self.run_dir, 'results.md')} (and results.json)",
+                 f"logs, checkpoints, score files and plots: {self.run_dir}",
+                 f"  checkpoints: {os.path.join(self.run_dir, 'models')}",
+                 f"  score files: {os.path.join(self.run_dir, 'scores')}",
+                 f"  plots:       {os.path.join(self.run_dir, 'images')}"]
         self.log('\n'.join(lines))
         sys.stdout.flush()
 

@@ -11,8 +11,9 @@ def training_run_dir(args: dict) -> str:
 
 
 def evaluation_run_name(checkpoint: str) -> str:
-    """'test_<run>_<stem>' for <run>/models/<stem>.pt, else 'test_<stem>'."""
-    stem = os.path.splitext(os.path.basename(checkpoint))[0]
+    """'test_<run>_<stem>' for <run>/models/<stem>.pt, else 'test_<stem>' (for a release
+    folder, 'test_<folder>')."""
+    stem = os.path.splitext(os.path.basename(os.path.normpath(checkpoint)))[0]
     folder = os.path.dirname(os.path.abspath(checkpoint))
     if os.path.basename(folder) == 'models':
         return f"test_{os.path.basename(os.path.dirname(folder))}_{stem}"

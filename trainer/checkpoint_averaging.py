@@ -1,0 +1,58 @@
+"""Averaging checkpoints: the parameters and buffers (BatchNorm running statistics,
+the EBM centroids) of several checkpoints of one model, tensor by tensor."""
+import os
+from typing import Dict, List, Mapping, Sequence
+
+import torch
+
+from trainer.checkpoint import CheckpointError, load_checkpoint
+
+
+def average_state_dicts(states: Sequence[Mapping[str, torch.Tensor]], names: Sequence[str] = ()) -> Dict[str, torch.Tensor]:
+    """The mean of each tensor over `states` (summed in float64, returned in its own
+    dtype). Integer tensors (BatchNorm's num_batches_tracked) get the floor of their mean.
+    The states must hold the same keys and shapes; `names` name them in the error."""
+    if not states:
+        raise ValueError("nothing to average: no state dicts given")
+    names = list(names) or [f"state {index}" for index in range(len(states))]
+    first = states[0]
+    for name, state in zip(names[1:], states[1:]):
+        if set(state) != set(first):
+            differ = sorted(set(state) ^ set(first))
+            raise CheckpointError(f"{name} and {names[0]} hold different tensors: {', '.join(differ[:5])}")
+        for key, tensor in state.items():
+            if tensor.shape != first[key].shape:
+                raise CheckpointError(f"{key} is {tuple(tensor.shape)} in {name} but {tuple(first[key].shape)} "
+                                      f"in {names[0]}")
+    averaged = {}
+    for key, tensor in first.items():
+        total = sum(state[key].to(torch.float64) for state in states)
+        if tensor.is_floating_point():
+            averaged[key] = (total / len(states)).to(tensor.dtype)
+        else:
+            averaged[key] = torch.floor(total / len(states)).to(tensor.dtype)
+    return averaged
+
+
+def average_checkpoints(paths: Sequence[str]) -> dict:
+    """A model-only checkpoint whose model is the mean of the checkpoints at `paths`;
+    it keeps the configuration and epoch of the last one and names what it averaged.
+    It has no decision threshold or calibration: those belong to a model's own
+    development scores (evaluate it with TEST=True to get them)."""
+    states = [load_checkpoint(path) for path in paths]
+    checkpoint: dict = {'model': average_state_dicts([s['model'] for s in states], paths),
+                        'averaged_from': [os.path.abspath(p) for p in paths],
+                        'averaged_epochs': [s.get('epoch') for s in states]}
+    for key in ('args', 'epoch'):
+        if key in states[-1]:
+            checkpoint[key] = states[-1][key]
+    return checkpoint
+
+
+def last_evaluated_checkpoints(models_dir: str, epochs: List[int], count: int) -> List[str]:
+    """The files models_dir/epoch_<N>.pt of the last `count` of `epochs` (each must exist)."""
+    paths = [os.path.join(models_dir, f"epoch_{epoch}.pt") for epoch in epochs[-count:]]
+    missing = [p for p in paths if not os.path.isfile(p)]
+    if missing:
+        raise CheckpointError(f"cannot average the last {count} evaluated checkpoints: missing {', '.join(missing)}")
+    return paths

@@ -180,6 +180,10 @@ def test_bad_type_names_key_value_and_type(item, expected):
     (['TEST=True'], 'checkpoint'),
     (['eval_every=0'], 'eval_every'),
     (['world_size=0'], 'world_size'),
+    (['calibration_set=None'], 'select_on'),      # 19LA dev is then never scored
+    (['select_on=ASV5dev'], 'select_on'),         # without path_ASV5
+    (['select_on=19LA'], 'select_on'),            # an evaluation set is no development set
+    (['average_last=-1'], 'average_last'),
 ])
 def test_validation_rejects_and_names_the_key(overrides, key):
     with pytest.raises(ConfigError) as error:

@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from augment.rawboost import (NUM_CHOICES, RandomRawBoost, filter_fir, isd_additive_noise, lnl_convolutive_noise,
-                              random_notch_filter, rawboost, ssi_additive_noise)
+from augment.rawboost import (NUM_CHOICES, RandomRawBoost, bandstop_taps, filter_fir, isd_additive_noise,
+                              lnl_convolutive_noise, normalise_peak, peak_gain, random_notch_filter, rawboost,
+                              ssi_additive_noise)
 
 
 def _speech_like(seed=0, n=16_000, peak=0.5):
@@ -141,3 +142,67 @@ def test_lnl_keeps_the_spectrum_of_speech_broad():
         _, p_out = signal.welch(y, 16_000, nperseg=512)
         fractions.append(np.mean(10 * np.log10(p_out / p_out.max()) > -20))
     assert np.mean(fractions) > 0.75, fractions
+
+
+# The per-item path as first written (scipy's firwin / freqz and one fftconvolve per branch):
+# the optimised path must give the same draws and outputs.
+def _reference_notch(rng, min_gain=0.0, max_gain=0.0, fs=16000):
+    taps = np.ones(1)
+    for _ in range(5):
+        centre, bandwidth = 20 + (fs / 2 - 20) * rng.random(), 100 + 900 * rng.random()
+        length = int(10 + 90 * rng.random())
+        length += 1 - length % 2
+        low, high = max(centre - bandwidth / 2, 1e-3), min(centre + bandwidth / 2, fs / 2 - 1e-3)
+        taps = np.convolve(signal.firwin(length, [low, high], window='hamming', pass_zero=True, fs=fs), taps)
+    gain = min_gain + (max_gain - min_gain) * rng.random()
+    return 10 ** (gain / 20) * taps / np.max(np.abs(signal.freqz(taps, 1, fs=fs)[1]))
+
+
+def _reference_fir(x, taps):
+    pad = len(taps) + 1
+    padded = np.pad(x, (0, pad))
+    return signal.fftconvolve(padded, taps)[:len(padded)][pad // 2:pad // 2 + len(x)]
+
+
+def _reference_rawboost(x, choice, rng):
+    def lnl(w):
+        y, power = np.zeros_like(w), np.ones_like(w)
+        for order in range(1, 6):
+            power = power * w
+            y = y + _reference_fir(power, _reference_notch(rng, *((0.0, 0.0) if order == 1 else (-5.0, -20.0))))
+        return normalise_peak(y - np.mean(y))
+
+    def ssi(w):
+        noise = rng.normal(0, 1, len(w))
+        noise = normalise_peak(_reference_fir(noise, _reference_notch(rng)), always=True)
+        snr = 10 + 30 * rng.random()
+        return w + noise / np.linalg.norm(noise) * np.linalg.norm(w) / 10.0 ** (0.05 * snr)
+
+    steps = {'L': lnl, 'I': lambda w: isd_additive_noise(w, rng), 'S': ssi}
+    if choice == 8:
+        return normalise_peak(lnl(x) + isd_additive_noise(x, rng))
+    for step in {0: '', 1: 'L', 2: 'I', 3: 'S', 4: 'LIS', 5: 'LI', 6: 'LS', 7: 'IS'}[choice]:
+        x = steps[step](x)
+    return x
+
+
+def test_closed_form_designs_equal_scipy():
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        length = 2 * int(rng.integers(5, 60)) + 1
+        low = 1e-3 + 7000 * rng.random()
+        high = min(low + 100 + 900 * rng.random(), 8000 - 1e-3)
+        reference = signal.firwin(length, [low, high], window='hamming', pass_zero=True, fs=16000)
+        assert np.max(np.abs(bandstop_taps(length, low, high, 16000) - reference)) < 1e-12
+        taps = np.convolve(reference, rng.standard_normal(int(rng.integers(1, 400))))
+        assert abs(peak_gain(taps) - np.max(np.abs(signal.freqz(taps, 1)[1]))) < 1e-12 * np.max(np.abs(taps)) * 500
+
+
+@pytest.mark.parametrize('choice', range(NUM_CHOICES))
+def test_the_optimised_path_gives_the_reference_draws_and_outputs(choice):
+    x = _speech_like(peak=0.6, n=64_600)
+    for seed in range(4):
+        fast_rng, reference_rng = np.random.default_rng([seed, choice]), np.random.default_rng([seed, choice])
+        fast, reference = rawboost(x, choice, fast_rng), _reference_rawboost(x, choice, reference_rng)
+        assert np.max(np.abs(fast - reference)) <= 1e-6 * max(np.max(np.abs(reference)), 1e-12), (choice, seed)
+        assert fast_rng.random() == reference_rng.random()    # the same number of draws, in the same order

@@ -1,6 +1,7 @@
 """Reading audio as mono float at the configured sample rate (16 kHz by default)."""
 import math
 import warnings
+from typing import Optional
 
 import numpy as np
 import soundfile as sf
@@ -19,11 +20,17 @@ def resample(wave: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray
     return signal.resample_poly(wave, target_rate // divisor, source_rate // divisor)
 
 
-def read_audio(path: str, sample_rate: int = 16000) -> np.ndarray:
+def read_audio(path: str, sample_rate: int = 16000, max_samples: Optional[int] = None) -> np.ndarray:
     """Mono float64 samples of `path` at `sample_rate` (channels averaged; other rates
-    resampled, with one warning per rate)."""
+    resampled, with one warning per rate). With `max_samples`, a file already at
+    `sample_rate` is read only up to that many samples (the same first samples as a
+    whole read: an evaluation crop needs no more); other rates are read whole, so that
+    the resampling is the same as without it."""
     try:
-        wave, rate = sf.read(path, dtype='float64', always_2d=True)
+        with sf.SoundFile(path) as audio:
+            rate = audio.samplerate
+            frames = max_samples if max_samples is not None and rate == sample_rate else -1
+            wave = audio.read(frames, dtype='float64', always_2d=True)
     except Exception as error:
         raise AudioReadError(f"cannot read {path}: {error}") from None
     if wave.shape[0] == 0:

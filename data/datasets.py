@@ -87,7 +87,7 @@ class TwoViewDataset(Dataset):
 
 class EvalDataset(Dataset):
     """Item i -> (wave (crop,), utt_id, attack, label): the test crop from the start,
-    wrap-padded when shorter. An unreadable file stops the run (an evaluation with
+    wrap-padded when shorter (only the crop's samples are read). An unreadable file stops the run (an evaluation with
     holes gives a wrong EER)."""
 
     def __init__(self, trials: List[Trial], crop: int, sample_rate: int = 16000):
@@ -98,7 +98,7 @@ class EvalDataset(Dataset):
 
     def __getitem__(self, index: int):
         trial = self.trials[index]
-        wave = read_audio(trial.path, self.sample_rate)
+        wave = read_audio(trial.path, self.sample_rate, max_samples=self.crop)
         view = make_view(wave, self.crop, False, None)
         return torch.from_numpy(view).float(), trial.utt_id, trial.attack, trial.label
 

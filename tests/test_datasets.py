@@ -218,3 +218,20 @@ def test_iterate_can_skip_batches_exactly():
     resumed = [b[0].flatten().tolist() for b in loader.iterate(skip_batches=7)]
     assert resumed == full[7:]
     assert [b[0].flatten().tolist() for b in loader] == full  # the skip was one-shot
+
+
+def test_evaluation_reads_only_the_crop_and_gives_the_items_of_a_whole_read(tmp_path):
+    """The first samples of a partial read are those of a whole read: a crop shorter and
+    longer than the file, and a file at another rate (read whole, then resampled)."""
+    long_file, short_file, other_rate = FILES[0], FILES[1], str(tmp_path / 'at_22050.wav')
+    wave, rate = sf.read(FILES[2])
+    sf.write(other_rate, np.interp(np.arange(0, len(wave), rate / 22050), np.arange(len(wave)), wave), 22050)
+    for path, crop in ((long_file, 16_000), (short_file, 10 * sf.info(short_file).frames), (other_rate, 16_000)):
+        trials = [Trial('u', path, 1, 'bonafide')]
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            item = EvalDataset(trials, crop)[0][0].numpy()
+            whole = make_view(read_audio(path), crop, False, None).astype(np.float32)
+        assert np.array_equal(item, whole), path
+    assert len(read_audio(long_file, max_samples=1000)) == 1000
+    assert len(read_audio(other_rate, max_samples=1000)) > 1000     # another rate: read whole

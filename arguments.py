@@ -59,6 +59,7 @@ EXPERIMENT = {
     'rand_seed'         : (1, Int(0)),                      # seed of every random generator
     'ratio_bona'        : (0.1, Number('fraction')),        # share of bona fide rows per batch (4 of 40)
     'ratio_spoof'       : (0.9, Number('fraction')),        # share of spoof rows per batch (36 of 40)
+    'amp'               : ('fp32', Choice('fp32', 'bf16')),  # DEVIATION:bf16-autocast: 'bf16' forwards in bfloat16 autocast (authors: fp32)
 
     # crops (samples = frames * hop - 40)
     'num_train_frames'      : (404, Int(1)),                # long training view: 64,600 samples

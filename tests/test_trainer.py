@@ -1,5 +1,6 @@
 import glob
 import os
+import time
 
 import numpy as np
 import pytest
@@ -204,3 +205,24 @@ def test_evaluation_reads_audio_at_the_configured_sample_rate(demo_corpus, tiny_
     with torch.no_grad():
         expected = detector.score(waves)
     assert np.allclose([logged[t.utt_id] for t in trials], expected.numpy(), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_the_epoch_line_shows_how_long_training_waited_for_data(demo_corpus, tmp_path, tiny_run):
+    def fraction_of(run_dir):
+        lines = open(os.path.join(run_dir, 'metrics', 'train_data_wait_fraction.txt')).read().splitlines()
+        rates = open(os.path.join(run_dir, 'metrics', 'train_items_per_s.txt')).read().splitlines()
+        assert len(lines) == len(rates) == 1 and float(rates[0].split(': ')[1]) > 0
+        return float(lines[0].split(': ')[1])
+
+    assert 0 <= fraction_of(tiny_run) < 1
+    trainer = Trainer(tiny_args(demo_corpus, tmp_path, 'name=slow', 'epoch=1', 'path_21LA=None', 'path_21DF=None'))
+    iterate = trainer.loader.iterate
+
+    def slow(start):   # a loader that takes 0.3 s per batch, far longer than the tiny step
+        for batch in iterate(start):
+            time.sleep(0.3)
+            yield batch
+    trainer.loader.iterate = slow
+    trainer.run()
+    assert fraction_of(trainer.run_dir) > 0.5

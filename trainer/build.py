@@ -27,7 +27,7 @@ KEYWORD_PARTS = (RandomCodec, RandomRawBoost, TwoViewDataset, BalancedLoader, EO
                  AddColoredNoise, BatchAugment)
 
 # Experiment keys read by name instead of through a constructor: here and in the training loop.
-READ_BY_NAME = ('backbone', 'epoch', 'batch_size', 'rand_seed', 'centroid_update', 'num_train_frames',
+READ_BY_NAME = ('backbone', 'amp', 'epoch', 'batch_size', 'rand_seed', 'centroid_update', 'num_train_frames',
                 'num_train_frames_short', 'num_test_frames', 'hop', 'codec_p', 'rawboost', 'use_class_weight',
                 'ratio_bona', 'ratio_spoof', 'lr', 'lr_min', 'weight_decay', 'T_0', 'T_mult')
 

@@ -3,6 +3,7 @@
 `training_step` is the whole step from a batch of waveforms (batch augmentation, the
 detector's own features, then `ebm_step`); the trainer and the benchmarks share it.
 """
+from contextlib import nullcontext
 from typing import Callable, List, NamedTuple, Optional
 
 import torch
@@ -29,9 +30,21 @@ class StepResult(NamedTuple):
     bona_embeddings: List[torch.Tensor]
 
 
+def autocast(device: torch.device, amp: str):
+    """bfloat16 autocast of the model's forward for amp='bf16' (off by default: 'fp32')."""
+    if amp == 'bf16':
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def _float(embeddings: List[torch.Tensor]) -> List[torch.Tensor]:
+    """The losses' cosines and margins in float32 whatever the forward's precision."""
+    return [embedding.float() for embedding in embeddings]
+
+
 def ebm_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective: EBMObjective,
              long_features: torch.Tensor, short_features: torch.Tensor, labels: torch.Tensor,
-             centroid_update: str = 'adam_step') -> StepResult:
+             centroid_update: str = 'adam_step', amp: str = 'fp32') -> StepResult:
     """Update `model` (a Detector, optionally in DDP) on one batch.
 
     long_features (B, T, F), short_features (B, T', F), labels (B,) with 1 = bona fide.
@@ -42,12 +55,16 @@ def ebm_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective: EBMO
          loss_2 = EOC-S on its bona fide rows; backward reaches only the centroids;
          optimiser step (Adam skips parameters without a gradient).
     'joint' (plain OC-Softmax): step 1 with the centroids trainable; no step 2 (loss_2 None).
+    amp='bf16' runs the forwards in bfloat16 autocast; embeddings, losses and the
+    optimiser stay in float32.
     """
     detector = unwrap(model)
     joint = centroid_update == 'joint'
     _set_trainable(detector, centroids=joint, others=True)
-    long_embeddings = model(long_features)
-    short_embeddings = model(short_features) if objective.use_bpl else None
+    with autocast(long_features.device, amp):
+        long_embeddings = _float(model(long_features))
+    with autocast(long_features.device, amp):
+        short_embeddings = _float(model(short_features)) if objective.use_bpl else None
     loss_1 = objective.main_loss(long_embeddings, short_embeddings, list(detector.centroids), labels)
     optimizer.zero_grad(set_to_none=True)
     loss_1.backward()
@@ -64,8 +81,8 @@ def ebm_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective: EBMO
     # every dimension over the few bona fide rows alone (their mean becomes the BN bias,
     # the centroid gradient loses its direction, the running statistics are biased), so
     # the whole batch is forwarded and its bona fide rows are taken.
-    with torch.no_grad():
-        embeddings = detector(long_features)
+    with torch.no_grad(), autocast(long_features.device, amp):
+        embeddings = _float(detector(long_features))
     bona_embeddings = [embedding[labels == 1] for embedding in embeddings]
     loss_2 = objective.centroid_loss(bona_embeddings, list(detector.centroids))
     optimizer.zero_grad(set_to_none=True)
@@ -78,7 +95,8 @@ def ebm_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective: EBMO
 
 def training_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective: EBMObjective,
                   batch_augment: Callable[[torch.Tensor], torch.Tensor], long_wave: torch.Tensor,
-                  short_wave: torch.Tensor, labels: torch.Tensor, centroid_update: str = 'adam_step') -> StepResult:
+                  short_wave: torch.Tensor, labels: torch.Tensor, centroid_update: str = 'adam_step',
+                  amp: str = 'fp32') -> StepResult:
     """long_wave (B, N), short_wave (B, N'), labels (B,), all on the model's device:
     batch augmentation (noise, speed) of each view, the detector's features of each
     (which the model in training mode masks), then `ebm_step`. The short view is
@@ -86,4 +104,4 @@ def training_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective:
     detector = unwrap(model)
     long_features = detector.features(batch_augment(long_wave))
     short_features = detector.features(batch_augment(short_wave)) if objective.use_bpl else None
-    return ebm_step(model, optimizer, objective, long_features, short_features, labels, centroid_update)
+    return ebm_step(model, optimizer, objective, long_features, short_features, labels, centroid_update, amp)

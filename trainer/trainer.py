@@ -4,6 +4,7 @@ import os
 import random
 import signal
 import sys
+import time
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -271,10 +272,13 @@ class Trainer:
                         desc=f"epoch {epoch}/{self.args['epoch']}", dynamic_ncols=True)
         sums, steps = [0.0, 0.0], 0
         self.centroid_monitor.reset()
+        waited, started = 0.0, time.perf_counter()
+        asked = started
         for long_wave, short_wave, labels in progress:
+            waited += time.perf_counter() - asked
             loss_1, loss_2, bona_embeddings = training_step(
                 self.model, self.optimizer, self.objective, self.batch_augment, long_wave.to(self.device),
-                short_wave.to(self.device), labels.to(self.device), self.args['centroid_update'])
+                short_wave.to(self.device), labels.to(self.device), self.args['centroid_update'], self.args['amp'])
             self.centroid_monitor.update(bona_embeddings)
             diverged, stop = self._agree(not np.isfinite(loss_1) or (loss_2 is not None and not np.isfinite(loss_2)),
                                          self.stop_requested)
@@ -293,9 +297,22 @@ class Trainer:
             if stop:
                 progress.close()
                 return False
+            asked = time.perf_counter()
         progress.close()
+        self.log_throughput(epoch, steps, waited, time.perf_counter() - started)
         self.log_centroid_health(epoch)
         return True
+
+    def log_throughput(self, epoch: int, steps: int, waited: float, elapsed: float) -> None:
+        """Log and print the share of the epoch's wall time the loop waited for the loader
+        (rank 0's; above 0.2 the GPU starves: more workers or a faster pipeline) and the
+        items per second of all processes together (each item is a long and a short view)."""
+        if elapsed <= 0:
+            return
+        fraction, rate = waited / elapsed, steps * self.args['batch_size'] / elapsed
+        self.logger.log_metric('train/data_wait_fraction', fraction, epoch)
+        self.logger.log_metric('train/items_per_s', rate, epoch)
+        self.log(f"epoch {epoch}: {rate:.1f} items/s, waiting for data {fraction:.0%} of the epoch")
 
     def log_centroid_health(self, epoch: int) -> None:
         """Log and print cos(centroid, mean bona fide embedding of the epoch) per head."""

@@ -36,6 +36,8 @@ SYSTEM = {
 
     # processes
     'num_workers'       : (4, Int(0)),                      # data-loader workers per process
+    'pin_memory'        : (False, Bool()),                  # page-locked training batches (faster copies to a GPU)
+    'prefetch_factor'   : (None, Int(1, optional=True)),    # batches each worker loads ahead; None: PyTorch's 2
     'usable_gpu'        : (None, Text(optional=True)),      # e.g. '0,1'; None uses CUDA_VISIBLE_DEVICES as set
     'world_size'        : (1, Int(1)),                      # processes to spawn when no GPU is present (CPU, gloo)
     'cudnn_deterministic': (True, Bool()),                  # the authors' cuDNN flags (deterministic, no benchmark); False is faster

@@ -235,3 +235,25 @@ def test_evaluation_reads_only_the_crop_and_gives_the_items_of_a_whole_read(tmp_
         assert np.array_equal(item, whole), path
     assert len(read_audio(long_file, max_samples=1000)) == 1000
     assert len(read_audio(other_rate, max_samples=1000)) > 1000     # another rate: read whole
+
+
+def test_prefetching_and_pinned_memory_leave_the_batches_as_they_are():
+    """The loader options change when batches are made and where they live, never which
+    items and augmentation draws they hold."""
+    trials = [Trial(f'u{i}', FILES[i % 3], 1, 'bonafide') for i in range(8)]
+
+    def batches(**options):
+        bona = TwoViewDataset(trials, 8_000, 4_000, rawboost=RandomRawBoost(), rand_seed=1)
+        spoof = TwoViewDataset([Trial(t.utt_id, t.path, 0, 'A01') for t in trials], 8_000, 4_000,
+                               rawboost=RandomRawBoost(), rand_seed=1)
+        loader = BalancedLoader(bona, spoof, 8, 0.25, 0.75, num_workers=2, rand_seed=1, **options)
+        loader.set_epoch(1)
+        return loader, list(loader)
+
+    plain_loader, plain = batches()
+    prefetching_loader, prefetched = batches(prefetch_factor=4, pin_memory=True)
+    assert prefetching_loader.loaders[0].prefetch_factor == 4 and plain_loader.loaders[0].prefetch_factor == 2
+    assert prefetching_loader.loaders[0].pin_memory and not plain_loader.loaders[0].pin_memory
+    assert len(plain) == len(prefetched) > 0
+    for a, b in zip(plain, prefetched):
+        assert all(torch.equal(x, y) for x, y in zip(a, b))

@@ -277,8 +277,9 @@ class Trainer:
         for long_wave, short_wave, labels in progress:
             waited += time.perf_counter() - asked
             loss_1, loss_2, bona_embeddings = training_step(
-                self.model, self.optimizer, self.objective, self.batch_augment, long_wave.to(self.device),
-                short_wave.to(self.device), labels.to(self.device), self.args['centroid_update'], self.args['amp'])
+                self.model, self.optimizer, self.objective, self.batch_augment,
+                long_wave.to(self.device, non_blocking=True), short_wave.to(self.device, non_blocking=True),
+                labels.to(self.device, non_blocking=True), self.args['centroid_update'], self.args['amp'])
             self.centroid_monitor.update(bona_embeddings)
             diverged, stop = self._agree(not np.isfinite(loss_1) or (loss_2 is not None and not np.isfinite(loss_2)),
                                          self.stop_requested)

@@ -50,12 +50,13 @@ def metrics_table(card: dict) -> str:
     """Markdown: every set at the selected epoch (and averaged), with the oracle minima."""
     lines = ['| model | set | EER % | minDCF | actDCF | Cllr | min t-DCF | oracle EER % (epoch) |',
              '|---|---|---|---|---|---|---|---|']
-    rows = [(f"selected (epoch {card['selected']['epoch']})", card['selected'])] if card['selected'] else []
+    rows = [(f"selected (epoch {card['selected']['epoch']})", card['selected'], card['oracle'])] \
+        if card['selected'] else []
     if card.get('averaged'):
-        rows.append((f"averaged (epochs {', '.join(map(str, card['averaged']['epochs']))})", card['averaged']))
-    for model, record in rows:
+        rows.append((f"averaged (epochs {', '.join(map(str, card['averaged']['epochs']))})", card['averaged'], {}))
+    for model, record, oracles in rows:
         for name, metrics in record['sets'].items():
-            oracle = card['oracle'].get(name) if model.startswith('selected') else None
+            oracle = oracles.get(name)
             lines.append(f"| {model} | {name} | {_value(metrics['eer'], 3)} | {_value(metrics['min_dcf'], 4)} | "
                          f"{_value(metrics['act_dcf'], 4)} | {_value(metrics['cllr'], 4)} | "
                          f"{_value(metrics['min_tdcf'], 4)} | "

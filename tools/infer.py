@@ -29,7 +29,7 @@ from data.audio import AudioReadError, read_audio
 from data.views import crop_samples, make_view
 from arguments import get_args
 from evaluation.calibration import LinearCalibration
-from evaluation.dcf import DetectionCosts
+from evaluation.selection import bayes_threshold
 from models.registry import build_detector_for_checkpoint
 from trainer.checkpoint import CheckpointError, load_checkpoint
 
@@ -82,7 +82,7 @@ def main(argv=None) -> int:
         if calibration is None or calibration.scale <= 0:
             print(f"error: {options.checkpoint} holds no usable calibration for --decision bayes", file=sys.stderr)
             return 2
-        threshold = (DetectionCosts(p_spoof=options.p_spoof).bayes_threshold - calibration.offset) / calibration.scale
+        threshold = bayes_threshold(calibration, options.p_spoof)['score']
     else:
         threshold = options.threshold if options.threshold is not None else state.get('threshold')
     if threshold is None:
@@ -98,7 +98,7 @@ def main(argv=None) -> int:
     results, failures = [], 0
     for path in audio_files(options.inputs):
         try:
-            wave = read_audio(path, args['sample_rate'])
+            wave = read_audio(path, args['sample_rate'], max_samples=None if options.full else crop)
         except AudioReadError as error:
             failures += 1
             print(f"error: {error}", file=sys.stderr)

@@ -17,8 +17,8 @@ from typing import List, Optional, Sequence
 from tqdm import tqdm
 
 from arguments import get_args
-from evaluation.results_card import CARD_JSON, CardError, read_card
-from tools.summarize import SummaryError, markdown, summarize, write_summary
+from evaluation.results_card import CardError, read_card
+from tools.summarize import summarize_and_write
 from utils.config import ConfigError
 from utils.run_folder import training_run_dir
 from utils.secrets import redact
@@ -32,8 +32,6 @@ def seed_overrides(overrides: Sequence[str], name: str, seed: int) -> List[str]:
 
 def finished(run_dir: str, args: dict) -> bool:
     """Whether `run_dir` holds a results card of this very configuration."""
-    if not os.path.isfile(os.path.join(run_dir, CARD_JSON)):
-        return False
     try:
         config = read_card(run_dir)['config']
     except CardError:
@@ -85,16 +83,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return code
         overall.update()
     overall.close()
-    try:
-        summary = summarize(run_dirs)
-    except (CardError, SummaryError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    folder = os.path.join(os.path.dirname(run_dirs[0]), f"{name}_seeds")
-    paths = write_summary(summary, os.path.join(folder, 'summary'))
-    print(markdown(summary))
-    print('written: ' + ', '.join(paths.values()))
-    return 0
+    return summarize_and_write(run_dirs, os.path.join(os.path.dirname(run_dirs[0]), f"{name}_seeds", 'summary'))
 
 
 if __name__ == '__main__':

@@ -18,7 +18,7 @@ import math
 import os
 import statistics
 import sys
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import matplotlib
 matplotlib.use('Agg')
@@ -134,22 +134,28 @@ def write_summary(summary: dict, prefix: str) -> Dict[str, str]:
     return paths
 
 
+def summarize_and_write(run_dirs: Sequence[str], prefix: Optional[str] = None, allowed: Sequence[str] = ()) -> int:
+    """Summarize, write PREFIX.{md,csv,json,png} (default: <common parent>/summary) and print
+    the table; 2 with the reason printed when the runs cannot be summarized."""
+    try:
+        summary = summarize(run_dirs, allowed)
+    except (CardError, SummaryError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    prefix = prefix or os.path.join(os.path.commonpath([os.path.abspath(r) for r in run_dirs]), 'summary')
+    paths = write_summary(summary, prefix)
+    print(markdown(summary))
+    print('written: ' + ', '.join(paths.values()))
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('runs', nargs='+', help='run folders (each with results.json)')
     parser.add_argument('--out', help='prefix of the written files (default: <common parent>/summary)')
     parser.add_argument('--allow-different', nargs='*', default=[], metavar='KEY')
     options = parser.parse_args(argv)
-    try:
-        summary = summarize(options.runs, options.allow_different)
-    except (CardError, SummaryError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    prefix = options.out or os.path.join(os.path.commonpath([os.path.abspath(r) for r in options.runs]), 'summary')
-    paths = write_summary(summary, prefix)
-    print(markdown(summary))
-    print('written: ' + ', '.join(paths.values()))
-    return 0
+    return summarize_and_write(options.runs, options.out, options.allow_different)
 
 
 if __name__ == '__main__':

@@ -157,6 +157,15 @@ def test_a_release_folder_holds_the_model_card_and_serves_infer_and_test(constru
     printed = json.loads(capsys.readouterr().out)
     assert printed['threshold'] == model['threshold']
     assert all(r['decision'] == ('bonafide' if r['score'] > model['threshold'] else 'spoof') for r in printed['results'])
+    for p_spoof, bayes_llr in (('0.05', -np.log(0.95 / 0.5)), ('0.5', np.log(10.0))):   # -log(C_miss P_bona / C_fa P_spoof)
+        assert infer.main(['--checkpoint', out, '--json', '--device', 'cpu', '--decision', 'bayes',
+                           '--p-spoof', p_spoof, *files]) == 0
+        printed = json.loads(capsys.readouterr().out)
+        calibration = model['calibration']
+        assert calibration['scale'] * printed['threshold'] + calibration['offset'] == pytest.approx(bayes_llr)
+        assert all(r['decision'] == ('bonafide' if r['llr'] > bayes_llr + 1e-9 else 'spoof') or
+                   abs(r['llr'] - bayes_llr) < 1e-6 for r in printed['results'])
+    assert printed['threshold'] != model['threshold']
     tester = Trainer(tiny_args(demo_corpus, tmp_path / 'logs', 'TEST=True', f'checkpoint={out}', 'path_21LA=None',
                                'path_21DF=None'))
     tester.run()

@@ -8,7 +8,7 @@ float64 numpy arrays. Choices 0..8 as in the EBM/SSL anti-spoofing recipes:
 from typing import Callable, Optional, Sequence
 
 import numpy as np
-from scipy.fft import irfft, rfft
+from scipy.fft import irfft, next_fast_len, rfft
 
 NUM_CHOICES = 9
 
@@ -92,16 +92,21 @@ def filter_fir_sum(signals: np.ndarray, filters: Sequence[np.ndarray]) -> np.nda
 
     Output sample n of filter_fir(x, t) is the linear convolution (x * t)[n + s] with
     s = (len(t) + 1) // 2; each filter is therefore placed circularly shifted by -s in an
-    FFT frame long enough that no kept sample wraps around, and the branches are summed
-    in the frequency domain (one inverse FFT instead of one per branch).
+    FFT frame as long as the linear convolution (so nothing wraps around), rounded up to
+    the next 2-3-5-smooth size, and the branches are summed in the frequency domain (one
+    inverse FFT instead of one per branch). The FFTs stay in float64: in float32 they are
+    2.2 times faster but up to 1.2e-6 off relative to the peak of an LnL output.
     """
     length = signals.shape[1]
-    size = 1 << (length + max(len(t) for t in filters) - 1).bit_length()  # a power of two: the fastest FFT
+    size = next_fast_len(length + max(len(t) for t in filters) - 1, real=True)
+    padded = np.zeros((len(signals), size))
+    padded[:, :length] = signals
     shifted = np.zeros((len(filters), size))
     for row, taps in zip(shifted, filters):
-        row[:len(taps)] = taps
-        row[:] = np.roll(row, -((len(taps) + 1) // 2))
-    spectra = rfft(signals, size, axis=1) * rfft(shifted, size, axis=1)
+        lead = (len(taps) + 1) // 2
+        row[:len(taps) - lead] = taps[lead:]
+        row[size - lead:] = taps[:lead]
+    spectra = rfft(padded, axis=1) * rfft(shifted, axis=1)
     return irfft(spectra.sum(axis=0), size)[:length]
 
 

@@ -199,8 +199,9 @@ def test_closed_form_designs_equal_scipy():
 
 
 @pytest.mark.parametrize('choice', range(NUM_CHOICES))
-def test_the_optimised_path_gives_the_reference_draws_and_outputs(choice):
-    x = _speech_like(peak=0.6, n=64_600)
+@pytest.mark.parametrize('length', [64_600, 48_440, 7_919])   # both training crops, and an odd length
+def test_the_optimised_path_gives_the_reference_draws_and_outputs(choice, length):
+    x = _speech_like(peak=0.6, n=length)
     for seed in range(4):
         fast_rng, reference_rng = np.random.default_rng([seed, choice]), np.random.default_rng([seed, choice])
         fast, reference = rawboost(x, choice, fast_rng), _reference_rawboost(x, choice, reference_rng)

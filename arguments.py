@@ -38,6 +38,9 @@ SYSTEM = {
     'num_workers'       : (4, Int(0)),                      # data-loader workers per process
     'pin_memory'        : (False, Bool()),                  # page-locked training batches (faster copies to a GPU)
     'prefetch_factor'   : (None, Int(1, optional=True)),    # batches each worker loads ahead; None: PyTorch's 2
+    'persistent_workers': (False, Bool()),                  # keep workers between epochs (a resumed run's draws then differ)
+    'compile'           : (False, Bool()),                  # torch.compile the detector's forward (the first steps compile)
+    'compile_backend'   : ('inductor', Text()),             # a torch.compiler.list_backends() name ('aot_eager' traces only)
     'usable_gpu'        : (None, Text(optional=True)),      # e.g. '0,1'; None uses CUDA_VISIBLE_DEVICES as set
     'world_size'        : (1, Int(1)),                      # processes to spawn when no GPU is present (CPU, gloo)
     'cudnn_deterministic': (True, Bool()),                  # the authors' cuDNN flags (deterministic, no benchmark); False is faster
@@ -87,6 +90,7 @@ EXPERIMENT = {
     'codec_opus'        : (False, Bool()),                  # add Opus to the codec draw (not in the authors' mix)
     'g711_round_trip'   : (False, Bool()),                  # True: real A/mu-law round trip; False: authors' curve only
     'rawboost'          : (True, Bool()),                   # RawBoost choice 0..8 per view
+    'rawboost_device'   : ('cpu', Choice('cpu', 'cuda')),   # DEVIATION:device-rawboost: 'cuda' runs it batched on the training device (authors: per item, 'cpu')
 
     # batch augmentation (training device)
     'colored_noise_p'   : (1.0, Number('probability')),     # probability of coloured noise per example
@@ -180,6 +184,8 @@ def check_combinations(args: dict) -> None:
     require(args['TEST'] or args['select_on'] != '19LA_dev' or args['calibration_set'] == '19LA_dev', 'select_on',
             'selecting on 19LA dev needs it scored at each evaluation: calibration_set=19LA_dev (or select_on=None)',
             args['select_on'])
+    require(args['rawboost'] or args['rawboost_device'] == 'cpu', 'rawboost_device',
+            'moves RawBoost to the training device, but rawboost=False turns it off', args['rawboost_device'])
     require(args['select_on'] != 'ASV5dev' or args['path_ASV5'] is not None, 'select_on',
             'selecting on the ASVspoof 5 dev set needs path_ASV5 (or select_on=None)', args['select_on'])
 

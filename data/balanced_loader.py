@@ -36,7 +36,7 @@ class BalancedLoader:
 
     def __init__(self, bona: Dataset, spoof: Dataset, batch_size: int, ratio_bona: float, ratio_spoof: float,
                  world_size: int = 1, rank: int = 0, num_workers: int = 0, rand_seed: int = 0,
-                 pin_memory: bool = False, prefetch_factor: Optional[int] = None):
+                 pin_memory: bool = False, prefetch_factor: Optional[int] = None, persistent_workers: bool = False):
         self.bona_batch = per_rank_batch(batch_size, world_size, ratio_bona)
         self.spoof_batch = per_rank_batch(batch_size, world_size, ratio_spoof)
         if self.bona_batch < 2 or self.spoof_batch < 1:
@@ -49,11 +49,14 @@ class BalancedLoader:
         # nothing from the global torch generator (a resumed run then replays exactly)
         self.seed, self.rank = rand_seed, rank
         self.generators = [torch.Generator(), torch.Generator()]
-        # persistent_workers stays off: each epoch's workers are seeded anew (seed_worker), which
-        # makes the draws depend only on (seed, rank, epoch) and a resumed run exact
+        # persistent_workers off (the default): each epoch's workers are seeded anew (seed_worker),
+        # which makes the draws depend only on (seed, rank, epoch) and a resumed run exact; on,
+        # the workers carry their generators into the next epoch (no start-up per epoch, but a
+        # resumed run's new workers draw differently from an uninterrupted run's)
         prefetch = {'prefetch_factor': prefetch_factor} if num_workers and prefetch_factor else {}
         self.loaders = [DataLoader(d, batch_size=b, sampler=s, num_workers=num_workers, drop_last=True,
-                                   worker_init_fn=seed_worker, persistent_workers=False, pin_memory=pin_memory,
+                                   worker_init_fn=seed_worker, persistent_workers=persistent_workers and num_workers > 0,
+                                   pin_memory=pin_memory,
                                    generator=g, **prefetch)
                         for d, b, s, g in zip((bona, spoof), (self.bona_batch, self.spoof_batch), self.samplers,
                                               self.generators)]

@@ -257,3 +257,29 @@ def test_prefetching_and_pinned_memory_leave_the_batches_as_they_are():
     assert len(plain) == len(prefetched) > 0
     for a, b in zip(plain, prefetched):
         assert all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+def test_persistent_workers_start_once_and_begin_with_the_same_draws():
+    """persistent_workers=True keeps the workers between epochs: the first epoch's batches are
+    those of fresh workers; the second epoch holds the same items (the sampler's order) with
+    the workers' generators carried on, so its augmentation differs from fresh workers'."""
+    def loader(**options):
+        def dataset(count, label, attack):   # 4 bona fide and 12 spoof rows: two batches of each, no restart
+            rows = [Trial(f'u{i}', FILES[i % 3], label, attack) for i in range(count)]
+            return TwoViewDataset(rows, 8_000, 4_000, rawboost=RandomRawBoost(), rand_seed=1)
+        return BalancedLoader(dataset(4, 1, 'bonafide'), dataset(12, 0, 'A01'), 8, 0.25, 0.75, num_workers=2,
+                              rand_seed=1, **options)
+
+    def epoch(balanced, number):
+        balanced.set_epoch(number)
+        return list(balanced.iterate())
+
+    fresh, persistent = loader(), loader(persistent_workers=True)
+    assert persistent.loaders[0].persistent_workers and not fresh.loaders[0].persistent_workers
+    for a, b in zip(epoch(fresh, 1), epoch(persistent, 1)):
+        assert all(torch.equal(x, y) for x, y in zip(a, b))
+    workers = persistent.loaders[0]._iterator._workers
+    second_fresh, second_persistent = epoch(fresh, 2), epoch(persistent, 2)
+    assert persistent.loaders[0]._iterator._workers == workers            # the same worker processes
+    assert any(not torch.equal(a[0], b[0]) for a, b in zip(second_fresh, second_persistent))
+    assert all(torch.equal(a[2], b[2]) for a, b in zip(second_fresh, second_persistent))

@@ -12,6 +12,7 @@ from augment.batch_augment import BatchAugment
 from augment.codec import RandomCodec
 from augment.colored_noise import AddColoredNoise
 from augment.rawboost import RandomRawBoost
+from augment.rawboost_batched import BatchRawBoost
 from data.balanced_loader import BalancedLoader
 from data.datasets import TwoViewDataset
 from data.protocol import Trial
@@ -28,7 +29,7 @@ KEYWORD_PARTS = (RandomCodec, RandomRawBoost, TwoViewDataset, BalancedLoader, EO
 
 # Experiment keys read by name instead of through a constructor: here and in the training loop.
 READ_BY_NAME = ('backbone', 'amp', 'epoch', 'batch_size', 'rand_seed', 'centroid_update', 'num_train_frames',
-                'num_train_frames_short', 'num_test_frames', 'hop', 'codec_p', 'rawboost', 'use_class_weight',
+                'num_train_frames_short', 'num_test_frames', 'hop', 'codec_p', 'rawboost', 'rawboost_device', 'use_class_weight',
                 'ratio_bona', 'ratio_spoof', 'lr', 'lr_min', 'weight_decay', 'T_0', 'T_mult')
 
 
@@ -55,13 +56,17 @@ def build_objective(args: dict) -> EBMObjective:
 
 
 def build_batch_augment(args: dict) -> BatchAugment:
-    return BatchAugment(AddColoredNoise(**keyword_args(args, AddColoredNoise)), **keyword_args(args, BatchAugment))
+    on_device = args['rawboost'] and args['rawboost_device'] == 'cuda'
+    rawboost = BatchRawBoost(args['sample_rate']) if on_device else None
+    return BatchAugment(AddColoredNoise(**keyword_args(args, AddColoredNoise)),
+                        **keyword_args(args, BatchAugment, device_rawboost=rawboost))
 
 
 def build_training_loader(args: dict, trials: List[Trial], rank: int = 0, world_size: int = 1) -> BalancedLoader:
     """Two-view datasets of the bona fide and the spoof rows, in one balanced loader."""
     codec = RandomCodec(**keyword_args(args, RandomCodec)) if args['codec_p'] else None
-    rawboost = RandomRawBoost(**keyword_args(args, RandomRawBoost)) if args['rawboost'] else None
+    per_item = args['rawboost'] and args['rawboost_device'] == 'cpu'
+    rawboost = RandomRawBoost(**keyword_args(args, RandomRawBoost)) if per_item else None
 
     def dataset(rows: List[Trial]) -> TwoViewDataset:
         return TwoViewDataset(rows, **keyword_args(
@@ -82,6 +87,16 @@ def build_optimizer(args: dict, detector: nn.Module):
     return optimizer, scheduler
 
 
+def compile_detector(detector: EBMDetector, backend: str) -> None:
+    """torch.compile the detector's forward in place (compile=True): its parameters, buffers
+    and state_dict keys stay those of the plain module, so checkpoints load either way."""
+    backends = torch.compiler.list_backends(exclude_tags=())
+    if backend not in backends:
+        raise ConfigError(f"compile_backend={backend!r} is not a torch.compile backend here; one of "
+                          f"{', '.join(sorted(backends))}")
+    detector.compile(backend=backend)
+
+
 @dataclass
 class TrainingParts:
     detector: EBMDetector               # the bare model: checkpoints, centroids, scoring
@@ -98,6 +113,8 @@ def build_training_parts(args: dict, train_trials: Optional[List[Trial]], rank: 
     """Everything the trainer's loop needs, on `device`; no loader without training trials."""
     _check_every_key_is_read()
     detector = build_detector(args).to(device)
+    if args['compile']:
+        compile_detector(detector, args['compile_backend'])
     if world_size > 1 and device.type == 'cuda':
         detector = torch.nn.SyncBatchNorm.convert_sync_batchnorm(detector)
     model = wrap_detector(detector, [device.index] if device.type == 'cuda' else None)

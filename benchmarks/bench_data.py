@@ -8,7 +8,9 @@ pre-flight audio check on a DF-sized folder.
 Each measurement is a fresh process (benchmarks/pipeline_rate.py) timing `TwoViewDataset[i]`
 on one thread over the same items with the same seed; with --against, this checkout and REV
 (extracted with `git archive`) alternate for --rounds rounds and the medians are printed with
-their ratio. The line without RawBoost is the CPU's share when rawboost_device=cuda.
+their ratio. The lines without RawBoost are the CPU's share when rawboost_device=cuda; those
+with the codec cache find every round trip in it (filled by one pass with the same seed),
+the upper bound of codec_cache=DIR (over a 150-epoch run about a quarter of the encodes remain).
 --corpus is a demo corpus folder (python3 -m tools.make_demo_corpus); without it the three
 fixture utterances are used.
 """
@@ -74,22 +76,25 @@ def main() -> None:
     source = f"{options.corpus} train set" if options.corpus else 'the three fixture utterances'
     print(f"per-item training pipeline on one core, {options.items} items of {source} "
           f"({len(files)} files), median of {options.rounds} rounds:")
-    with tempfile.TemporaryDirectory() as other:
+    with tempfile.TemporaryDirectory() as other, tempfile.TemporaryDirectory() as cache:
         if options.against:
             extract_revision(options.against, other)
-        rates = {'this checkout': [], 'this checkout, without RawBoost': []}
+        variants = {'this checkout': [], 'this checkout, without RawBoost': ['--no-rawboost'],
+                    'this checkout, codec cache found': ['--codec-cache', cache],
+                    'this checkout, codec cache found, without RawBoost': ['--codec-cache', cache, '--no-rawboost']}
+        pipeline_rate(REPO, files, options.items, ['--codec-cache', cache])   # fills the cache for these draws
+        rates = {name: [] for name in variants}
         if options.against:
             rates[options.against] = []
         for _ in range(options.rounds):
-            rates['this checkout'].append(pipeline_rate(REPO, files, options.items))
+            for name, extra in variants.items():
+                rates[name].append(pipeline_rate(REPO, files, options.items, extra))
             if options.against:
                 rates[options.against].append(pipeline_rate(other, files, options.items))
-            rates['this checkout, without RawBoost'].append(
-                pipeline_rate(REPO, files, options.items, ['--no-rawboost']))
     medians = {name: statistics.median(values) for name, values in rates.items()}
     for name, median in medians.items():
         ratio = f"  ({median / medians[options.against]:.2f}x {options.against})" if options.against else ''
-        print(f"  {name:<34} {median:6.1f} items/s{ratio}")
+        print(f"  {name:<52} {median:6.1f} items/s{ratio}")
     if options.check_paths:
         elapsed = check_speed(options.check_paths)
         print(f"pre-flight audio check of {options.check_paths:,} paths in one folder: {elapsed:.2f} s")

@@ -4,8 +4,9 @@ sequence of items with a fixed seed, so that two checkouts given the same files 
 same work. Run by benchmarks.bench_data, which points PYTHONPATH at the checkout to time:
 
     PYTHONPATH=CHECKOUT python3 benchmarks/pipeline_rate.py FILE ... [--items 200] [--no-rawboost]
+                                                             [--codec-cache DIR]
 
-Only interfaces that every revision of this repository has are used.
+Without the options only interfaces that every revision of this repository has are used.
 """
 import argparse
 import os
@@ -19,6 +20,7 @@ def main() -> None:
     parser.add_argument('files', nargs='+')
     parser.add_argument('--items', type=int, default=200)
     parser.add_argument('--no-rawboost', action='store_true')
+    parser.add_argument('--codec-cache')
     options = parser.parse_args()
 
     import torch
@@ -31,7 +33,8 @@ def main() -> None:
     torch.set_num_threads(1)
     trials = [Trial(os.path.basename(path), path, 1, 'bonafide') for path in options.files]
     rawboost = None if options.no_rawboost else RandomRawBoost()
-    dataset = TwoViewDataset(trials, crop_samples(404), crop_samples(303), RandomCodec(0.8), rawboost, rand_seed=0)
+    codec = RandomCodec(0.8, codec_cache=options.codec_cache) if options.codec_cache else RandomCodec(0.8)
+    dataset = TwoViewDataset(trials, crop_samples(404), crop_samples(303), codec, rawboost, rand_seed=0)
     dataset.set_epoch(0)
     dataset[0]   # imports and first-call set-up outside the timing
     start = time.perf_counter()

@@ -134,22 +134,22 @@ def ssi_additive_noise(x: torch.Tensor, min_snr: float = 10, max_snr: float = 40
 
 def rawboost_batch(x: torch.Tensor, choice: torch.Tensor, sample_rate: int = 16000, generator=None) -> torch.Tensor:
     """(B, N) waveforms and (B,) choices 0..8 -> (B, N), each row as augment.rawboost.rawboost."""
-    def rows(choices):
-        return torch.isin(choice, torch.tensor(choices, device=choice.device)).nonzero().squeeze(1)
+    def among(choices) -> torch.Tensor:   # (B,) bool
+        return torch.isin(choice, torch.tensor(choices, device=choice.device))
 
     y = x.clone()
-    lnl_rows = rows((*LNL_CHOICES, SUM_CHOICE))
-    isd_rows = rows((*ISD_CHOICES, SUM_CHOICE))
     lnl = torch.zeros_like(x)
+    lnl_rows = (among(LNL_CHOICES) | (choice == SUM_CHOICE)).nonzero().squeeze(1)
     if len(lnl_rows):
         lnl[lnl_rows] = lnl_convolutive_noise(x[lnl_rows], sample_rate=sample_rate, generator=generator)
-        y = torch.where(torch.isin(choice, torch.tensor(LNL_CHOICES, device=x.device)).unsqueeze(1), lnl, y)
+        y = torch.where(among(LNL_CHOICES).unsqueeze(1), lnl, y)
+    isd_rows = (among(ISD_CHOICES) | (choice == SUM_CHOICE)).nonzero().squeeze(1)
     if len(isd_rows):
-        isd = y.clone()
+        isd = y.clone()   # the sum choice's rows of y are still its input
         isd[isd_rows] = isd_additive_noise(y[isd_rows], generator=generator)
-        y = torch.where(torch.isin(choice, torch.tensor(ISD_CHOICES, device=x.device)).unsqueeze(1), isd, y)
+        y = torch.where(among(ISD_CHOICES).unsqueeze(1), isd, y)
         y = torch.where((choice == SUM_CHOICE).unsqueeze(1), _normalise_peak(lnl + isd), y)
-    ssi_rows = rows(SSI_CHOICES)
+    ssi_rows = among(SSI_CHOICES).nonzero().squeeze(1)
     if len(ssi_rows):
         y[ssi_rows] = ssi_additive_noise(y[ssi_rows], sample_rate=sample_rate, generator=generator)
     return y

@@ -15,8 +15,8 @@ from utils.config import (Bool, Choice, Int, Ints, Number, Numbers, Registered, 
 
 SYSTEM = {
     # experiment information
-    'project'           : ('EBM', Text()),                  # Neptune project name / first folder level under path_log
-    'name'              : ('HM-Conformer_EBM', Text()),     # run name / last folder level under path_log
+    'project'           : ('EBM', Text(non_empty=True)),    # Neptune project name / first folder level under path_log
+    'name'              : ('HM-Conformer_EBM', Text(non_empty=True)),     # run name / last folder level under path_log
     'tags'              : (['EBM'], Texts()),               # Neptune tags; joined by '_' as the middle folder level
     'description'       : ('', Text()),                     # free text stored with the run
 
@@ -62,7 +62,7 @@ EXPERIMENT = {
     # schedule and sampling
     'epoch'             : (150, Int(1)),                    # training epochs
     'batch_size'        : (40, Int(1)),                     # global batch (divided by the world size under DDP)
-    'rand_seed'         : (1, Int(0)),                      # seed of every random generator
+    'rand_seed'         : (1, Int(0, maximum=2 ** 32 - 1)),                      # seed of every random generator
     'ratio_bona'        : (0.1, Number('fraction')),        # share of bona fide rows per batch (4 of 40)
     'ratio_spoof'       : (0.9, Number('fraction')),        # share of spoof rows per batch (36 of 40)
     'amp'               : ('fp32', Choice('fp32', 'bf16')),  # DEVIATION:bf16-autocast: 'bf16' forwards in bfloat16 autocast (authors: fp32)
@@ -175,6 +175,14 @@ def check_combinations(args: dict) -> None:
             f"({args['f_decay_max']})", args['f_decay_min'])
     backbone = get_backbone(args['backbone'])
     backbone.check(args)
+    shortest = backbone.min_frames * args['hop'] - 40
+    for key in ('num_train_frames', 'num_train_frames_short', 'num_test_frames'):
+        # a training crop shrinks by the fastest speed factor before the model sees it
+        factor = max(args['speed_factors']) if key != 'num_test_frames' else 1.0
+        seen = int((args[key] * args['hop'] - 40) / factor)
+        require(seen >= shortest, key, f"the crop the {args['backbone']} backbone sees is {seen} samples, below "
+                f"its shortest, {backbone.min_frames} frames ({shortest} samples)"
+                + (f" after the speed factor {factor}" if factor > 1 else ''), args[key])
     heads = backbone.num_heads(args)
     weights = str([1.0] * heads).replace(' ', '')
     require(len(args['loss_weight']) == heads, 'loss_weight', f"must have one weight per head: {heads} with "

@@ -22,7 +22,8 @@ def resample(wave: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray
 
 def read_audio(path: str, sample_rate: int = 16000, max_samples: Optional[int] = None) -> np.ndarray:
     """Mono float64 samples of `path` at `sample_rate` (channels averaged; other rates
-    resampled, with one warning per rate). With `max_samples`, a file already at
+    resampled, with one warning per rate); a file without samples or with a NaN or an
+    infinity among them raises AudioReadError naming it. With `max_samples`, a file already at
     `sample_rate` is read only up to that many samples (the same first samples as a
     whole read: an evaluation crop needs no more); other rates are read whole, so that
     the resampling is the same as without it."""
@@ -35,6 +36,10 @@ def read_audio(path: str, sample_rate: int = 16000, max_samples: Optional[int] =
         raise AudioReadError(f"cannot read {path}: {error}") from None
     if wave.shape[0] == 0:
         raise AudioReadError(f"{path} holds no samples")
+    if not np.isfinite(wave).all():
+        bad = int(np.sum(~np.isfinite(wave)))
+        raise AudioReadError(f"{path} holds {bad} non-finite sample(s) (NaN or infinity; a float file "
+                             f"written from a diverged signal?)")
     wave = wave.mean(axis=1)
     if rate != sample_rate:
         if rate not in _warned_rates:

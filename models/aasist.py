@@ -260,4 +260,5 @@ AASIST = Backbone(
     demo=('loss_weight=[1.0]', 'aasist_channels=[8,8,16,16]'),   # a quarter of the width: minutes on a CPU
     benchmark=('loss_weight=[1.0]',),
     initial_weights=('aasist_checkpoint',),
+    min_frames=15,         # the encoder's poolings need at least one position each
 )

@@ -30,6 +30,9 @@ class Backbone:
                     anything (`python3 -m benchmarks.bench_model`).
     initial_weights: keys naming weight files that only initialise parts a checkpoint's
                     model state replaces (not needed to score a checkpoint).
+    min_frames:     the shortest crop, in frames of `hop` samples (samples = frames x hop - 40),
+                    that the default configuration scores (a shorter one fails in a pooling or
+                    a convolution, or leaves one frame for a standard deviation).
     """
     build: Callable[..., EBMDetector]
     num_heads: Callable[[dict], int]
@@ -42,6 +45,7 @@ class Backbone:
     demo: Tuple[str, ...] = field(default_factory=tuple)
     benchmark: Tuple[str, ...] = field(default_factory=tuple)
     initial_weights: Tuple[str, ...] = field(default_factory=tuple)
+    min_frames: int = 1
 
     def keys(self) -> List[str]:
         """The configuration keys the detector is built from (the factory's parameters)."""

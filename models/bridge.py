@@ -239,4 +239,5 @@ SSL_BRIDGE = Backbone(
     import_weights=load_ebm_classifier,
     demo=('ssl_checkpoint=tiny-random', 'loss_weight=[1.0]'),
     benchmark=('ssl_checkpoint=random:WAV2VEC2_XLSR_300M', 'loss_weight=[1.0]'),
+    min_frames=5,          # two wav2vec 2.0 frames (400-sample field, stride 320) for the bridge's std
 )

@@ -93,4 +93,5 @@ HM_CONFORMER = Backbone(
     weights="trained from scratch; the HM-Conformer authors' released DF files load (tools.import_release)",
     check=check_hm_conformer,
     import_weights=load_hm_conformer_release,
+    min_frames=9,          # the max-poolings after blocks 1 and 3 need at least one frame each
 )

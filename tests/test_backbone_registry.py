@@ -143,3 +143,33 @@ def test_the_demo_adds_the_overrides_of_the_backbone_named(tmp_path, toy):
         ['ssl_checkpoint=tiny-random', 'loss_weight=[1.0]', 'name=demo_ssl_bridge']
     assert demo_overrides(str(tmp_path), ['backbone=toy'])[len(default):] == ['name=demo_toy']
     assert demo_overrides(str(tmp_path), ['backbone=unknown']) == default  # the configuration check names it
+
+
+@pytest.mark.parametrize('name,extra', [('hm_conformer', []), ('aasist', ['loss_weight=[1.0]']),
+                                        ('ssl_bridge', ['loss_weight=[1.0]', 'ssl_checkpoint=tiny-random'])])
+def test_min_frames_is_the_shortest_crop_the_backbone_scores(name, extra):
+    """At min_frames the default configuration gives finite scores; one frame less fails (or,
+    for the bridge, leaves one wav2vec 2.0 frame and a NaN standard deviation); the rules
+    refuse crops below it, naming the key."""
+    import warnings
+    from arguments import get_args
+    from data.views import crop_samples
+    from models.registry import get_backbone
+    from trainer.build import build_detector
+    from utils.config import ConfigError
+    args = get_args([f'backbone={name}'] + extra)[0]
+    minimum = get_backbone(name).min_frames
+    detector = build_detector(args).eval()
+    with torch.no_grad():
+        assert torch.isfinite(detector.score(torch.randn(2, crop_samples(minimum)))).all()
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            try:
+                shorter = detector.score(torch.randn(2, crop_samples(minimum - 1)))
+            except RuntimeError:
+                shorter = None
+        assert shorter is None or not torch.isfinite(shorter).all()
+    with pytest.raises(ConfigError, match=f'num_test_frames={minimum - 1}: .* below its shortest'):
+        get_args([f'backbone={name}', f'num_test_frames={minimum - 1}'] + extra)
+    with pytest.raises(ConfigError, match='num_train_frames_short=.*after the speed factor 1.1'):
+        get_args([f'backbone={name}', f'num_train_frames_short={minimum}'] + extra)

@@ -124,6 +124,22 @@ def _impossible_value(corpus, tmp_path):
     return ['ratio_bona=0.02'], ['batch_size=', 'at least 2 bona fide rows']
 
 
+def _infinite_lr(corpus, tmp_path):
+    return ['lr=inf'], ['lr=inf', 'must be a finite number > 0']
+
+
+def _seed_past_numpy(corpus, tmp_path):
+    return ['rand_seed=4294967296'], ['rand_seed=4294967296', 'must be an int in [0, 4,294,967,295]']
+
+
+def _empty_name(corpus, tmp_path):
+    return ['name='], ["name=''", 'must be a non-empty string']
+
+
+def _too_short_test_crop(corpus, tmp_path):
+    return ['num_test_frames=2'], ['num_test_frames=2', 'below its shortest, 9 frames']
+
+
 def _corrupt_test_checkpoint(corpus, tmp_path):
     path = tmp_path / 'broken.pt'
     path.write_bytes(b'not a checkpoint')
@@ -168,6 +184,7 @@ def _mismatched_resume_checkpoint(corpus, tmp_path):
 
 CASES = [_missing_root, _missing_protocol, _missing_audio, _malformed_row, _duplicate_rows, _one_class,
          _empty_protocol, _empty_audio, _corrupt_audio, _no_frames, _bad_type, _unknown_key, _impossible_value,
+         _infinite_lr, _seed_past_numpy, _empty_name, _too_short_test_crop,
          _corrupt_test_checkpoint, _missing_resume_checkpoint, _truncated_resume_checkpoint,
          _model_only_resume_checkpoint, _mismatched_test_checkpoint, _mismatched_resume_checkpoint]
 
@@ -211,6 +228,43 @@ def test_unusual_but_valid_audio_passes_the_checks_and_is_read_right(kind, corpu
         assert torch.equal(wave, torch.zeros(8_600))
     if kind == 'very_short':  # wrap-padded: the ten samples repeat
         assert torch.equal(wave[:10], wave[10:20])
+
+
+def test_a_nan_sample_is_named_in_training_evaluation_and_inference(corpus, tmp_path, capsys):
+    """A float WAV with one NaN: a training item skips it and names it (it counts toward the
+    unreadable share), an evaluation item and tools.infer name it (infer exits 1)."""
+    from tools import infer
+    wave = 0.1 * np.random.default_rng(0).standard_normal(16_000)
+    wave[8_000] = np.nan
+    broken, good = str(tmp_path / 'nan.wav'), str(tmp_path / 'good.wav')
+    sf.write(broken, wave, 16_000, subtype='FLOAT')
+    sf.write(good, np.nan_to_num(wave), 16_000, subtype='FLOAT')
+    dataset = TwoViewDataset([Trial('nan', broken, 1, 'bonafide'), Trial('good', good, 1, 'bonafide')], 8_000, 6_000,
+                             rand_seed=0, max_failure_rate=1.0)
+    views = dataset[0]
+    assert all(torch.isfinite(view).all() for view in views[:2]) and dataset.failures.value == 1
+    assert 'nan.wav holds 1 non-finite sample' in capsys.readouterr().err
+    with pytest.raises(Exception, match='nan.wav holds 1 non-finite sample'):
+        EvalDataset([Trial('nan', broken, 1, 'bonafide')], 16_000)[0]
+    args = tiny_args(corpus, tmp_path / 'logs', 'name=infer')
+    from trainer.build import build_detector
+    checkpoint = str(tmp_path / 'model.pt')
+    atomic_torch_save({'model': build_detector(args).state_dict(), 'args': args, 'epoch': 1, 'threshold': 0.0},
+                      checkpoint)
+    assert infer.main(['--checkpoint', checkpoint, broken]) == 1
+    assert 'nan.wav holds 1 non-finite sample' in capsys.readouterr().err
+
+
+def test_a_divergence_before_any_checkpoint_does_not_claim_one(demo_corpus, tmp_path, monkeypatch):
+    """A loss that turns NaN at the first step: the message says no checkpoint had been
+    written yet instead of naming a last.pt that does not exist."""
+    import trainer.trainer as module
+    real_step = module.training_step
+    monkeypatch.setattr(module, 'training_step', lambda *a, **k: real_step(*a, **k)._replace(loss_1=float('nan')))
+    run = Trainer(tiny_args(demo_corpus, tmp_path, 'name=diverged', 'path_21LA=None', 'path_21DF=None'))
+    with pytest.raises(module.TrainingDiverged) as raised:
+        run.run()
+    assert not os.path.exists(run.last_path) and 'no checkpoint had been written yet' in str(raised.value)
 
 
 def test_an_unreachable_neptune_leaves_the_local_logger(tmp_path, monkeypatch, capsys):

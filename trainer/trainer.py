@@ -284,9 +284,12 @@ class Trainer:
             diverged, stop = self._agree(not np.isfinite(loss_1) or (loss_2 is not None and not np.isfinite(loss_2)),
                                          self.stop_requested)
             if diverged:
+                kept = (f"the last good checkpoint {self.last_path} is kept"
+                        if self.last_path and os.path.isfile(self.last_path)
+                        else "no checkpoint was written before it (rank 0 writes them)" if self.last_path is None
+                        else "no checkpoint had been written yet")
                 raise TrainingDiverged(f"loss became non-finite at step {self.global_step + 1} (epoch {epoch}): "
-                                       f"loss_1={loss_1}, loss_2={loss_2}; the last good checkpoint "
-                                       f"{self.last_path or '(rank 0)'} is kept")
+                                       f"loss_1={loss_1}, loss_2={loss_2}; {kept}")
             self.global_step += 1
             self.step_in_epoch += 1
             self.logger.log_metric('train/loss_1', loss_1, self.global_step)

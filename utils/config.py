@@ -4,6 +4,7 @@ The keys themselves, their defaults and their rules live in `arguments.py` only.
 import ast
 import difflib
 import inspect
+import math
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 
@@ -114,7 +115,8 @@ class Rule:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """An int or a finite float (an infinite learning rate or a NaN margin is never meant)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _is_int(value: Any) -> bool:
@@ -122,14 +124,17 @@ def _is_int(value: Any) -> bool:
 
 
 class Int(Rule):
-    """An int >= minimum; with `optional`, None too (a value derived elsewhere unless set)."""
+    """An int >= minimum (and <= maximum when given); with `optional`, None too (a value
+    derived elsewhere unless set)."""
 
-    def __init__(self, minimum: int, optional: bool = False):
-        self.minimum, self.optional = minimum, optional
-        self.requirement = f'must be an int >= {minimum}' + (' or None' if optional else '')
+    def __init__(self, minimum: int, optional: bool = False, maximum: Optional[int] = None):
+        self.minimum, self.maximum, self.optional = minimum, maximum, optional
+        bound = f'>= {minimum}' if maximum is None else f'in [{minimum}, {maximum:,}]'
+        self.requirement = f'must be an int {bound}' + (' or None' if optional else '')
 
     def accepts(self, value: Any) -> bool:
-        return (_is_int(value) and value >= self.minimum) or (self.optional and value is None)
+        in_range = _is_int(value) and value >= self.minimum and (self.maximum is None or value <= self.maximum)
+        return in_range or (self.optional and value is None)
 
     def parse(self, key: str, text: str) -> Any:
         try:
@@ -139,9 +144,9 @@ class Int(Rule):
 
 
 _RANGES = {
-    'any': (lambda v: True, 'must be a number'),
-    'positive': (lambda v: v > 0, 'must be > 0'),
-    'non-negative': (lambda v: v >= 0, 'must be >= 0'),
+    'any': (lambda v: True, 'must be a finite number'),
+    'positive': (lambda v: v > 0, 'must be a finite number > 0'),
+    'non-negative': (lambda v: v >= 0, 'must be a finite number >= 0'),
     'probability': (lambda v: 0 <= v <= 1, 'must be in [0, 1]'),
     'dropout': (lambda v: 0 <= v < 1, 'must be in [0, 1)'),
     'fraction': (lambda v: 0 < v <= 1, 'must be in (0, 1]'),
@@ -220,14 +225,16 @@ class Registered(Rule):
 
 
 class Text(Rule):
-    """A string; with `optional`, None too (a path that may be skipped, an unset option)."""
+    """A string (with `non_empty`, one with more than blanks); with `optional`, None too (a
+    path that may be skipped, an unset option)."""
 
-    def __init__(self, optional: bool = False):
-        self.optional = optional
-        self.requirement = 'must be a string' + (' or None' if optional else '')
+    def __init__(self, optional: bool = False, non_empty: bool = False):
+        self.optional, self.non_empty = optional, non_empty
+        self.requirement = f"must be a {'non-empty ' if non_empty else ''}string" + (' or None' if optional else '')
 
     def accepts(self, value: Any) -> bool:
-        return isinstance(value, str) or (self.optional and value is None)
+        text = isinstance(value, str) and (bool(value.strip()) or not self.non_empty)
+        return text or (self.optional and value is None)
 
 
 class Texts(Rule):

@@ -144,13 +144,13 @@ class Int(Rule):
 
 
 _RANGES = {
-    'any': (lambda v: True, 'must be a finite number'),
-    'positive': (lambda v: v > 0, 'must be a finite number > 0'),
-    'non-negative': (lambda v: v >= 0, 'must be a finite number >= 0'),
-    'probability': (lambda v: 0 <= v <= 1, 'must be in [0, 1]'),
-    'dropout': (lambda v: 0 <= v < 1, 'must be in [0, 1)'),
-    'fraction': (lambda v: 0 < v <= 1, 'must be in (0, 1]'),
-    'cosine': (lambda v: -1 <= v <= 1, 'must be in [-1, 1]'),
+    'any': (lambda v: True, ''),
+    'positive': (lambda v: v > 0, '> 0'),
+    'non-negative': (lambda v: v >= 0, '>= 0'),
+    'probability': (lambda v: 0 <= v <= 1, 'in [0, 1]'),
+    'dropout': (lambda v: 0 <= v < 1, 'in [0, 1)'),
+    'fraction': (lambda v: 0 < v <= 1, 'in (0, 1]'),
+    'cosine': (lambda v: -1 <= v <= 1, 'in [-1, 1]'),
 }
 
 
@@ -159,7 +159,8 @@ class Number(Rule):
     dropout, fraction (0, 1], cosine [-1, 1]; with `optional`, None too."""
 
     def __init__(self, kind: str = 'any', optional: bool = False):
-        self.test, self.requirement = _RANGES[kind]
+        self.test, bound = _RANGES[kind]
+        self.requirement = f'must be a finite number {bound}'.rstrip()
         self.optional = optional
         if optional:
             self.requirement += ' or None'
@@ -178,10 +179,10 @@ class Numbers(Rule):
     """A list of numbers, each in the named range; `non_empty` forbids []."""
 
     def __init__(self, kind: str = 'any', non_empty: bool = True):
-        self.test, requirement = _RANGES[kind]
+        self.test, bound = _RANGES[kind]
         self.non_empty = non_empty
-        each = requirement.replace('must be ', '')
-        self.requirement = f"must be a {'non-empty ' if non_empty else ''}list of numbers, each {each}"
+        each = f", each {bound}" if bound else ''
+        self.requirement = f"must be a {'non-empty ' if non_empty else ''}list of finite numbers{each}"
 
     def accepts(self, value: Any) -> bool:
         return (isinstance(value, list) and (len(value) > 0 or not self.non_empty)

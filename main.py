@@ -28,11 +28,14 @@ def main(argv) -> int:
     if '--help' in flags or '-h' in flags or unknown:
         print(__doc__ if not unknown else f"unknown option {unknown[0]}; the options are --demo and key=value")
         return 0 if not unknown else 2
+    run_overrides = overrides
     if '--demo' in flags:
-        from demo.settings import demo_overrides
-        overrides = demo_overrides(user_overrides=overrides) + overrides
+        from demo.settings import demo_overrides, number_the_demo_run
+        run_overrides = demo_overrides(user_overrides=overrides) + overrides
     try:
-        args, _, _ = get_args(overrides)
+        args, _, _ = get_args(run_overrides)
+        if '--demo' in flags:
+            args = number_the_demo_run(args, overrides)
         trials = preflight(args)
     except (ConfigError, DatasetError, ProtocolError, CheckpointError, RunFolderInUse, SSLCheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)

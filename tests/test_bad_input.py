@@ -267,6 +267,35 @@ def test_a_divergence_before_any_checkpoint_does_not_claim_one(demo_corpus, tmp_
     assert not os.path.exists(run.last_path) and 'no checkpoint had been written yet' in str(raised.value)
 
 
+@pytest.mark.parametrize('written', ['metrics/train_loss_1.txt', 'models/last.pt'])
+def test_a_rerun_without_resume_is_refused_and_the_run_left_as_it_was(written, corpus, tmp_path, capsys):
+    """The same command again, without resume=, into a folder that holds a run (its metric
+    lines, or its checkpoint): refused before training, naming the folder and both ways on;
+    the earlier run's files are untouched."""
+    folder = tmp_path / 'logs' / 'P' / 't' / 'again'
+    os.makedirs(folder / os.path.dirname(written))
+    (folder / written).write_text('[1]: 1.0\n')
+    paths = [f"{key}={value}" for key, value in corpus.items()]
+    code = main.main(paths + TINY + [f'path_log={tmp_path / "logs"}', 'name=again'])
+    error = capsys.readouterr().err
+    assert code == 2 and str(folder) in error and 'resume=auto' in error and 'name=' in error, error
+    assert [str(p.relative_to(folder)) for p in folder.rglob('*') if p.is_file()] == [written]
+    assert (folder / written).read_text() == '[1]: 1.0\n'
+
+
+def test_a_repeated_demo_gets_a_numbered_folder_unless_named_or_resumed(tmp_path, capsys):
+    from demo.settings import number_the_demo_run
+    from utils.run_folder import training_run_dir
+    args = get_args([f'path_log={tmp_path}', 'name=demo', 'tags=[demo]'])[0]
+    assert number_the_demo_run(args, [])['name'] == 'demo'           # nothing there yet
+    os.makedirs(os.path.join(training_run_dir(args), 'models'))
+    open(os.path.join(training_run_dir(args), 'models', 'last.pt'), 'w').close()
+    assert number_the_demo_run(args, [])['name'] == 'demo_2'
+    assert 'the earlier demo run stays in' in capsys.readouterr().out
+    assert number_the_demo_run(args, ['name=demo'])['name'] == 'demo'
+    assert number_the_demo_run(dict(args, resume='auto'), [])['name'] == 'demo'
+
+
 def test_an_unreachable_neptune_leaves_the_local_logger(tmp_path, monkeypatch, capsys):
     import utils.experiment_logger as module
     from utils.local_logger import LocalLogger

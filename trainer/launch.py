@@ -10,7 +10,8 @@ from data.asvspoof_sets import RunTrials, run_trials
 from models.registry import build_detector_for_checkpoint, detector_keys, get_backbone
 from trainer.checkpoint import RESUME_KEYS, load_checkpoint, load_model_state, resolve_resume
 from trainer.trainer import Trainer
-from utils.run_folder import training_run_dir
+from utils.run_folder import holds_a_run, training_run_dir
+from utils.config import ConfigError
 from utils.run_lock import RunLock
 
 
@@ -56,7 +57,8 @@ def preflight(args: dict) -> RunTrials:
     """The checks that must pass before any process starts: the backbone's own (its
     weights' shapes), datasets on disk (layouts, protocols, every audio header), for TEST
     a checkpoint that fits the model, for training a run folder no other live process
-    holds and, when resuming, a complete checkpoint that fits. Raises ConfigError /
+    holds, that holds no earlier run unless resuming (resume=auto or a path) and, when
+    resuming, a complete checkpoint that fits. Raises ConfigError /
     DatasetError / CheckpointError / RunFolderInUse naming the path; returns the trials
     read, for the trainer."""
     get_backbone(args['backbone']).preflight(args)
@@ -66,6 +68,9 @@ def preflight(args: dict) -> RunTrials:
     else:
         folder = training_run_dir(args)
         RunLock(folder).check()
+        if args['resume'] is None and holds_a_run(folder):
+            raise ConfigError(f"{folder} already holds a run (its checkpoint or metric lines): resume=auto "
+                              f"continues it, name=... starts another beside it; two runs never share a folder")
         checkpoint = resolve_resume(args['resume'], os.path.join(folder, 'models', 'last.pt'))
         required = RESUME_KEYS
     if checkpoint:

@@ -10,6 +10,24 @@ def training_run_dir(args: dict) -> str:
     return experiment_dir(args['path_log'], args['project'], args['tags'], args['name'])
 
 
+def holds_a_run(folder: str) -> bool:
+    """A training run has written here: a checkpoint, or metric lines (a run stopped before
+    its first checkpoint still has them)."""
+    metrics = os.path.join(folder, 'metrics')
+    return (os.path.isfile(os.path.join(folder, 'models', 'last.pt'))
+            or (os.path.isdir(metrics) and any(os.scandir(metrics))))
+
+
+def first_free_name(args: dict) -> str:
+    """args['name'] when its folder holds no run, else the first of name_2, name_3, ... that
+    holds none (the demo's numbering of repeated runs)."""
+    name, number = args['name'], 1
+    while holds_a_run(training_run_dir(dict(args, name=name))):
+        number += 1
+        name = f"{args['name']}_{number}"
+    return name
+
+
 def evaluation_run_name(checkpoint: str) -> str:
     """'test_<run>_<stem>' for <run>/models/<stem>.pt, else 'test_<stem>' (for a release
     folder, 'test_<folder>')."""

@@ -10,8 +10,8 @@ from data.asvspoof_sets import RunTrials, run_trials
 from models.registry import build_detector_for_checkpoint, detector_keys, get_backbone
 from trainer.checkpoint import RESUME_KEYS, load_checkpoint, load_model_state, resolve_resume
 from trainer.trainer import Trainer
-from utils.run_folder import holds_a_run, training_run_dir
 from utils.config import ConfigError
+from utils.run_folder import holds_a_run, training_run_dir
 from utils.run_lock import RunLock
 
 

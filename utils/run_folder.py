@@ -15,7 +15,7 @@ def holds_a_run(folder: str) -> bool:
     its first checkpoint still has them)."""
     metrics = os.path.join(folder, 'metrics')
     return (os.path.isfile(os.path.join(folder, 'models', 'last.pt'))
-            or (os.path.isdir(metrics) and any(os.scandir(metrics))))
+            or (os.path.isdir(metrics) and bool(os.listdir(metrics))))
 
 
 def first_free_name(args: dict) -> str:

@@ -38,7 +38,7 @@ SYSTEM = {
     'num_workers'       : (4, Int(0)),                      # data-loader workers per process
     'pin_memory'        : (False, Bool()),                  # page-locked training batches (faster copies to a GPU)
     'prefetch_factor'   : (None, Int(1, optional=True)),    # batches each worker loads ahead; None: PyTorch's 2
-    'persistent_workers': (False, Bool()),                  # keep workers between epochs (a resumed run's draws then differ)
+    'persistent_workers': (False, Bool()),                  # keep workers between epochs (the draws stay the same)
     'codec_cache'       : (None, Text(optional=True)),      # folder for the codecs' encoded bytes (same outputs, encodes once)
     'compile'           : (False, Bool()),                  # torch.compile the detector's forward (the first steps compile)
     'compile_backend'   : ('inductor', Text()),             # a torch.compiler.list_backends() name ('aot_eager' traces only)
@@ -149,6 +149,7 @@ EXPERIMENT = {
     'use_class_weight'  : (True, Bool()),                   # weight EOC-S rows by the inverse sampling ratio
     'use_bpl'           : (True, Bool()),                   # add the bona fide pair loss
     'centroid_update'   : ('adam_step', Choice('adam_step', 'joint')),  # 'adam_step' (EBM two-step) or 'joint' (plain OC-Softmax)
+    'loss_scope'        : ('process', Choice('process', 'global')),  # DEVIATION:global-batch-loss: 'global' gathers all processes' rows into the losses (authors: each process its own)
 
     # optimiser and scheduler
     'lr'                : (1e-6, Number('positive')),       # Adam learning rate

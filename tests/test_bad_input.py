@@ -136,6 +136,15 @@ def _empty_name(corpus, tmp_path):
     return ['name='], ["name=''", 'must be a non-empty string']
 
 
+def _batch_split_over_processes(corpus, tmp_path):
+    return ['world_size=3'], ['batch_size=16 holds 4 bona fide + 12 spoof rows', 'which 3 processes cannot share',
+                              'process counts that can: 1, 2, 4']
+
+
+def _one_bona_fide_row_per_process(corpus, tmp_path):
+    return ['world_size=4'], ['gives each of 4 processes 1 bona fide row', 'loss_scope=global']
+
+
 def _too_short_test_crop(corpus, tmp_path):
     return ['num_test_frames=2'], ['num_test_frames=2', 'below its shortest, 9 frames']
 
@@ -184,7 +193,8 @@ def _mismatched_resume_checkpoint(corpus, tmp_path):
 
 CASES = [_missing_root, _missing_protocol, _missing_audio, _malformed_row, _duplicate_rows, _one_class,
          _empty_protocol, _empty_audio, _corrupt_audio, _no_frames, _bad_type, _unknown_key, _impossible_value,
-         _infinite_lr, _seed_past_numpy, _empty_name, _too_short_test_crop,
+         _infinite_lr, _seed_past_numpy, _empty_name, _batch_split_over_processes, _one_bona_fide_row_per_process,
+         _too_short_test_crop,
          _corrupt_test_checkpoint, _missing_resume_checkpoint, _truncated_resume_checkpoint,
          _model_only_resume_checkpoint, _mismatched_test_checkpoint, _mismatched_resume_checkpoint]
 

@@ -12,10 +12,11 @@ from augment.codec import RandomCodec
 from augment.rawboost import RandomRawBoost
 from data.audio import AudioReadError, read_audio
 from data.balanced_loader import BalancedLoader
-from data.datasets import EvalDataset, TwoViewDataset, seed_worker
+from data.datasets import EvalDataset, TwoViewDataset
 from data.protocol import Trial
 from data.views import crop_samples, make_view
 from tests.helpers import FIXTURES
+from utils.config import ConfigError
 
 FILES = sorted(glob.glob(os.path.join(FIXTURES, 'asvspoof2019_la', '*.flac')))
 
@@ -68,17 +69,45 @@ def test_two_view_items_on_real_audio():
     assert torch.allclose(wave[len(audio):], torch.from_numpy(audio[:64_600 - len(audio)]).float())
 
 
-def test_two_workers_and_two_ranks_augment_differently():
-    trials = [Trial('same', FILES[0], 1, 'bonafide')] * 8
-    views = []
-    for rank in (0, 1):
-        dataset = TwoViewDataset(trials, 16_000, 8_000, rawboost=RandomRawBoost(), rand_seed=1, rank=rank)
-        torch.manual_seed(0)
-        loader = DataLoader(dataset, batch_size=1, num_workers=2, worker_init_fn=seed_worker)
-        views += [batch[1][0] for batch in loader]
+def _two_view_loader(world_size=1, rank=0, num_workers=0, **options):
+    """4 bona fide + 12 spoof rows of one real file each (the same file throughout, so that only the
+    draws tell items apart), batch 8 = 2 + 6: two batches of each loader per epoch."""
+    def dataset(count, label, attack):
+        rows = [Trial(f'u{i}', FILES[0], label, attack) for i in range(count)]
+        return TwoViewDataset(rows, 8_000, 4_000, rawboost=RandomRawBoost(), rand_seed=1)
+    return BalancedLoader(dataset(4, 1, 'bonafide'), dataset(12, 0, 'A01'), 8, 0.25, 0.75, world_size=world_size,
+                          rank=rank, num_workers=num_workers, rand_seed=1, **options)
+
+
+def _epoch(loader, epoch, skip=0):
+    loader.set_epoch(epoch)
+    return list(loader.iterate(skip))
+
+
+def test_every_item_of_an_epoch_gets_its_own_draws_in_any_worker_or_process():
+    views = [view for rank in (0, 1) for batch in _epoch(_two_view_loader(2, rank, num_workers=2), 1)
+             for view in batch[1]]
+    assert len(views) == 16
     for i in range(len(views)):
         for j in range(i + 1, len(views)):
             assert not torch.equal(views[i], views[j]), (i, j)
+
+
+def test_two_processes_split_each_one_process_batch_into_disjoint_halves():
+    """Item 1 of issue 26: at every step the processes' rows are disjoint and together are the
+    one-process batch, views (the augmentation draws) included, with or without workers."""
+    single = _epoch(_two_view_loader(), 3)
+    halves = [_epoch(_two_view_loader(2, rank, num_workers=rank), 3) for rank in (0, 1)]
+    assert len(single) == len(halves[0]) == len(halves[1]) == 2
+    for step, whole in enumerate(single):
+        parts = [halves[rank][step] for rank in (0, 1)]
+        for part in parts:
+            assert part[2].tolist() == [1, 0, 0, 0]
+        # each row of the whole batch (its long and short view) in exactly one process
+        rows = [(long, short) for part in parts for long, short in zip(part[0], part[1])]
+        matches = [[r for r, (long, short) in enumerate(rows) if torch.equal(long, wanted_long)
+                    and torch.equal(short, wanted_short)] for wanted_long, wanted_short in zip(whole[0], whole[1])]
+        assert sorted(m[0] for m in matches) == list(range(8)) and all(len(m) == 1 for m in matches), step
 
 
 class IndexDataset(Dataset):
@@ -88,8 +117,9 @@ class IndexDataset(Dataset):
     def __len__(self):
         return self.count
 
-    def __getitem__(self, i):
-        value = torch.tensor([float(self.start + i)])
+    def __getitem__(self, item):
+        index, _ = item     # (index, draw key) from BalancedLoader's sampler
+        value = torch.tensor([float(self.start + index)])
         return value, value, self.label
 
 
@@ -148,9 +178,11 @@ def test_set_epoch_reshuffles():
     assert next(iter(loader))[0].flatten().tolist() != first
 
 
-def test_too_small_per_rank_batch_is_refused():
-    with pytest.raises(ValueError, match='needs >= 2 bona fide'):
-        BalancedLoader(IndexDataset(0, 20, 1), IndexDataset(1000, 360, 0), 20, 0.1, 0.9, world_size=2)
+def test_a_process_count_that_does_not_divide_the_batch_is_refused():
+    with pytest.raises(ConfigError, match=r'4 bona fide \+ 36 spoof .* 3 processes .* that can: 1, 2, 4'):
+        BalancedLoader(IndexDataset(0, 20, 1), IndexDataset(1000, 360, 0), 40, 0.1, 0.9, world_size=3)
+    loader = BalancedLoader(IndexDataset(0, 20, 1), IndexDataset(1000, 360, 0), 40, 0.1, 0.9, world_size=4)
+    assert (loader.bona_batch, loader.spoof_batch) == (1, 9)
 
 
 def test_read_audio_resamples_and_averages_channels(tmp_path):
@@ -192,8 +224,7 @@ def test_training_skips_a_bad_file_and_aborts_past_one_percent(tmp_path, capsys)
     assert 'bad.flac' in capsys.readouterr().err
     # drawn again in later epochs: still one file, named once, never an abort
     for epoch in range(2, 40):
-        dataset.set_epoch(epoch)
-        assert dataset[199][0].shape == (4000,)
+        assert dataset[199, (0, epoch, 0, 199)][0].shape == (4000,)
     assert dataset.failures.value == 1 and 'bad.flac' not in capsys.readouterr().err
     # one file listed twice is one file; two distinct bad files of 152 are past 1 %
     worse = tmp_path / 'worse.flac'
@@ -259,27 +290,22 @@ def test_prefetching_and_pinned_memory_leave_the_batches_as_they_are():
         assert all(torch.equal(x, y) for x, y in zip(a, b))
 
 
-def test_persistent_workers_start_once_and_begin_with_the_same_draws():
-    """persistent_workers=True keeps the workers between epochs: the first epoch's batches are
-    those of fresh workers; the second epoch holds the same items (the sampler's order) with
-    the workers' generators carried on, so its augmentation differs from fresh workers'."""
-    def loader(**options):
-        def dataset(count, label, attack):   # 4 bona fide and 12 spoof rows: two batches of each, no restart
-            rows = [Trial(f'u{i}', FILES[i % 3], label, attack) for i in range(count)]
-            return TwoViewDataset(rows, 8_000, 4_000, rawboost=RandomRawBoost(), rand_seed=1)
-        return BalancedLoader(dataset(4, 1, 'bonafide'), dataset(12, 0, 'A01'), 8, 0.25, 0.75, num_workers=2,
-                              rand_seed=1, **options)
-
-    def epoch(balanced, number):
-        balanced.set_epoch(number)
-        return list(balanced.iterate())
-
-    fresh, persistent = loader(), loader(persistent_workers=True)
+def test_persistent_workers_start_once_and_draw_as_fresh_workers_do():
+    """persistent_workers=True keeps the workers between epochs; the draws are keyed by the
+    epoch and the item's position, so every epoch's batches equal fresh workers' (and a
+    resumed run's)."""
+    fresh, persistent = _two_view_loader(num_workers=2), _two_view_loader(num_workers=2, persistent_workers=True)
     assert persistent.loaders[0].persistent_workers and not fresh.loaders[0].persistent_workers
-    for a, b in zip(epoch(fresh, 1), epoch(persistent, 1)):
-        assert all(torch.equal(x, y) for x, y in zip(a, b))
+    first = _epoch(persistent, 1)
     workers = persistent.loaders[0]._iterator._workers
-    second_fresh, second_persistent = epoch(fresh, 2), epoch(persistent, 2)
+    for epoch, batches in ((1, first), (2, _epoch(persistent, 2))):
+        for a, b in zip(_epoch(fresh, epoch), batches):
+            assert all(torch.equal(x, y) for x, y in zip(a, b))
     assert persistent.loaders[0]._iterator._workers == workers            # the same worker processes
-    assert any(not torch.equal(a[0], b[0]) for a, b in zip(second_fresh, second_persistent))
-    assert all(torch.equal(a[2], b[2]) for a, b in zip(second_fresh, second_persistent))
+    assert not torch.equal(first[0][0], _epoch(fresh, 2)[0][0])          # another epoch, other draws
+
+
+def test_a_resumed_epoch_continues_with_the_uninterrupted_draws():
+    whole = _epoch(_two_view_loader(), 2)
+    resumed = _epoch(_two_view_loader(num_workers=2), 2, skip=1)
+    assert len(resumed) == 1 and all(torch.equal(x, y) for x, y in zip(whole[1], resumed[0]))

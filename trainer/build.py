@@ -28,7 +28,7 @@ KEYWORD_PARTS = (RandomCodec, RandomRawBoost, TwoViewDataset, BalancedLoader, EO
                  AddColoredNoise, BatchAugment)
 
 # Experiment keys read by name instead of through a constructor: here and in the training loop.
-READ_BY_NAME = ('backbone', 'amp', 'epoch', 'batch_size', 'rand_seed', 'centroid_update', 'num_train_frames',
+READ_BY_NAME = ('backbone', 'amp', 'loss_scope', 'epoch', 'batch_size', 'rand_seed', 'centroid_update', 'num_train_frames',
                 'num_train_frames_short', 'num_test_frames', 'hop', 'codec_p', 'rawboost', 'rawboost_device', 'use_class_weight',
                 'ratio_bona', 'ratio_spoof', 'lr', 'lr_min', 'weight_decay', 'T_0', 'T_mult')
 
@@ -71,8 +71,7 @@ def build_training_loader(args: dict, trials: List[Trial], rank: int = 0, world_
     def dataset(rows: List[Trial]) -> TwoViewDataset:
         return TwoViewDataset(rows, **keyword_args(
             args, TwoViewDataset, crop_long=crop_samples(args['num_train_frames'], args['hop']),
-            crop_short=crop_samples(args['num_train_frames_short'], args['hop']), codec=codec, rawboost=rawboost,
-            rank=rank))
+            crop_short=crop_samples(args['num_train_frames_short'], args['hop']), codec=codec, rawboost=rawboost))
 
     return BalancedLoader(dataset([t for t in trials if t.label == 1]), dataset([t for t in trials if t.label == 0]),
                           **keyword_args(args, BalancedLoader, world_size=world_size, rank=rank))

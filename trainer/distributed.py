@@ -3,6 +3,7 @@ from typing import Iterable, List, Optional
 
 import torch
 import torch.distributed as dist
+import torch.distributed.nn.functional as distributed_autograd
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
@@ -61,3 +62,16 @@ def broadcast_state(model: nn.Module, source: int = 0) -> None:
         for tensor in list(unwrap(model).parameters()) + list(unwrap(model).buffers()):
             dist.broadcast(tensor.data, source)
 
+
+
+def gather_rows(tensor: torch.Tensor) -> torch.Tensor:
+    """(b, ...) on each of N processes -> (N * b, ...), the processes' rows in rank order, on
+    every process. Differentiable: the backward sums each process's gradient of its rows over
+    all processes, which DDP's mean then turns into the gradient of the global loss."""
+    if not is_distributed():
+        return tensor
+    if not tensor.requires_grad:
+        parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, tensor.contiguous())
+        return torch.cat(parts)
+    return torch.cat(distributed_autograd.all_gather(tensor))

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from losses import EBMObjective
-from trainer.distributed import average_gradients, unwrap
+from trainer.distributed import average_gradients, gather_rows, unwrap
 
 
 def _set_trainable(detector: nn.Module, centroids: bool, others: bool) -> None:
@@ -42,9 +42,13 @@ def _float(embeddings: List[torch.Tensor]) -> List[torch.Tensor]:
     return [embedding.float() for embedding in embeddings]
 
 
+def _global_batch(embeddings: Optional[List[torch.Tensor]]) -> Optional[List[torch.Tensor]]:
+    return None if embeddings is None else [gather_rows(embedding) for embedding in embeddings]
+
+
 def ebm_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective: EBMObjective,
              long_features: torch.Tensor, short_features: torch.Tensor, labels: torch.Tensor,
-             centroid_update: str = 'adam_step', amp: str = 'fp32') -> StepResult:
+             centroid_update: str = 'adam_step', amp: str = 'fp32', loss_scope: str = 'process') -> StepResult:
     """Update `model` (a Detector, optionally in DDP) on one batch.
 
     long_features (B, T, F), short_features (B, T', F), labels (B,) with 1 = bona fide.
@@ -57,6 +61,10 @@ def ebm_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective: EBMO
     'joint' (plain OC-Softmax): step 1 with the centroids trainable; no step 2 (loss_2 None).
     amp='bf16' runs the forwards in bfloat16 autocast; embeddings, losses and the
     optimiser stay in float32.
+    loss_scope='process' (the authors' DDP): under DDP each process's losses see its own rows
+    (BPL pairs only bona fide rows of one process; the class-weight rule counts one process's
+    rows). 'global' (DEVIATION:global-batch-loss): the embeddings and labels of all processes
+    are gathered first, so that both losses see the global batch as one process would.
     """
     detector = unwrap(model)
     joint = centroid_update == 'joint'
@@ -65,6 +73,9 @@ def ebm_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective: EBMO
         long_embeddings = _float(model(long_features))
     with autocast(long_features.device, amp):
         short_embeddings = _float(model(short_features)) if objective.use_bpl else None
+    if loss_scope == 'global':
+        long_embeddings, short_embeddings = _global_batch(long_embeddings), _global_batch(short_embeddings)
+        labels = gather_rows(labels)
     loss_1 = objective.main_loss(long_embeddings, short_embeddings, list(detector.centroids), labels)
     optimizer.zero_grad(set_to_none=True)
     loss_1.backward()
@@ -83,6 +94,8 @@ def ebm_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective: EBMO
     # the whole batch is forwarded and its bona fide rows are taken.
     with torch.no_grad(), autocast(long_features.device, amp):
         embeddings = _float(detector(long_features))
+    if loss_scope == 'global':
+        embeddings = _global_batch(embeddings)
     bona_embeddings = [embedding[labels == 1] for embedding in embeddings]
     loss_2 = objective.centroid_loss(bona_embeddings, list(detector.centroids))
     optimizer.zero_grad(set_to_none=True)
@@ -96,7 +109,7 @@ def ebm_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective: EBMO
 def training_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective: EBMObjective,
                   batch_augment: Callable[[torch.Tensor], torch.Tensor], long_wave: torch.Tensor,
                   short_wave: torch.Tensor, labels: torch.Tensor, centroid_update: str = 'adam_step',
-                  amp: str = 'fp32') -> StepResult:
+                  amp: str = 'fp32', loss_scope: str = 'process') -> StepResult:
     """long_wave (B, N), short_wave (B, N'), labels (B,), all on the model's device:
     batch augmentation (noise, speed) of each view, the detector's features of each
     (which the model in training mode masks), then `ebm_step`. The short view is
@@ -104,4 +117,5 @@ def training_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective:
     detector = unwrap(model)
     long_features = detector.features(batch_augment(long_wave))
     short_features = detector.features(batch_augment(short_wave)) if objective.use_bpl else None
-    return ebm_step(model, optimizer, objective, long_features, short_features, labels, centroid_update, amp)
+    return ebm_step(model, optimizer, objective, long_features, short_features, labels, centroid_update, amp,
+                    loss_scope)

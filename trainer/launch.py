@@ -7,6 +7,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from data.asvspoof_sets import RunTrials, run_trials
+from data.balanced_loader import per_process_rows
 from models.registry import build_detector_for_checkpoint, detector_keys, get_backbone
 from trainer.checkpoint import RESUME_KEYS, load_checkpoint, load_model_state, resolve_resume
 from trainer.trainer import Trainer
@@ -53,14 +54,38 @@ def _run_torchrun(args: dict, trials: RunTrials) -> None:
         dist.destroy_process_group()
 
 
+def planned_world_size(args: dict) -> int:
+    """How many processes `launch` will start: torchrun's WORLD_SIZE, the GPUs of
+    `usable_gpu` or visible, else `world_size` CPU processes."""
+    if 'RANK' in os.environ and 'WORLD_SIZE' in os.environ:
+        return int(os.environ['WORLD_SIZE'])
+    if args['usable_gpu']:
+        return len([gpu for gpu in str(args['usable_gpu']).split(',') if gpu.strip()])
+    return torch.cuda.device_count() or args['world_size']
+
+
+def check_batch_split(args: dict, world_size: int) -> None:
+    """The global batch's bona fide and spoof rows must divide evenly over the processes
+    (ConfigError naming the numbers), and with loss_scope='process' each process needs two
+    bona fide rows for the pair loss to pair different utterances."""
+    bona, _ = per_process_rows(args['batch_size'], args['ratio_bona'], args['ratio_spoof'], world_size)
+    if args['loss_scope'] == 'process' and args['use_bpl'] and bona < 2 and world_size > 1:
+        raise ConfigError(f"batch_size={args['batch_size']} gives each of {world_size} processes {bona} bona fide "
+                          f"row: the pair loss of one process (loss_scope='process') needs 2; use fewer processes, "
+                          f"a larger batch_size or loss_scope=global")
+
+
 def preflight(args: dict) -> RunTrials:
-    """The checks that must pass before any process starts: the backbone's own (its
-    weights' shapes), datasets on disk (layouts, protocols, every audio header), for TEST
-    a checkpoint that fits the model, for training a run folder no other live process
-    holds, that holds no earlier run unless resuming (resume=auto or a path) and, when
-    resuming, a complete checkpoint that fits. Raises ConfigError /
+    """The checks that must pass before any process starts: for training a global batch
+    that the processes share evenly; the backbone's own (its weights' shapes), datasets on
+    disk (layouts, protocols, every audio header), for TEST a checkpoint that fits the
+    model, for training a run folder no other live process holds, that holds no earlier
+    run unless resuming (resume=auto or a path) and, when resuming, a complete checkpoint
+    that fits. Raises ConfigError /
     DatasetError / CheckpointError / RunFolderInUse naming the path; returns the trials
     read, for the trainer."""
+    if not args['TEST']:
+        check_batch_split(args, planned_world_size(args))
     get_backbone(args['backbone']).preflight(args)
     trials = run_trials(args)
     if args['TEST']:

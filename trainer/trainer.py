@@ -89,7 +89,6 @@ class Trainer:
         self.averaged: Optional[dict] = None    # the record of the averaged model (average_last)
         self.stop_requested = False
         self.previous_handlers: dict = {}
-        self.pending_data_rng = None
 
     # ------------------------------------------------------------------ helpers
     def log(self, text: str) -> None:
@@ -113,7 +112,6 @@ class Trainer:
             'model': self.detector.state_dict(), 'optimizer': self.optimizer.state_dict(),
             'scheduler': self.scheduler.state_dict(), 'epoch': self.epoch, 'step_in_epoch': self.step_in_epoch,
             'global_step': self.global_step, 'records': self.records, 'rng': rng_states(),
-            'data_rng': self.loader.rng_states() if self.loader is not None else None,
             **self._model_card(self.records[-1] if self.records else None),
         }
 
@@ -147,8 +145,6 @@ class Trainer:
         self.epoch, self.step_in_epoch = state['epoch'], state.get('step_in_epoch', 0)
         self.global_step, self.records = state.get('global_step', 0), state.get('records', [])
         restore_rng_states(state['rng'])
-        if self.step_in_epoch:
-            self.pending_data_rng = state.get('data_rng')
         self.log(f"resumed from {path}: epoch {self.epoch} done"
                  + (f", {self.step_in_epoch} steps into epoch {self.epoch + 1}" if self.step_in_epoch else ''))
 
@@ -262,10 +258,6 @@ class Trainer:
         """One epoch (from step_in_epoch when resuming); False when stopped early."""
         self.loader.set_epoch(epoch)
         self.detector.start_epoch(epoch)
-        if self.pending_data_rng:
-            # mid-epoch resume with num_workers=0: continue the augmentation draws exactly
-            self.loader.restore_rng_states(self.pending_data_rng)
-            self.pending_data_rng = None
         self.model.train()
         batches = self.loader.iterate(self.step_in_epoch)
         progress = tqdm(batches, total=len(self.loader), initial=self.step_in_epoch, disable=not self.is_main,
@@ -279,7 +271,8 @@ class Trainer:
             loss_1, loss_2, bona_embeddings = training_step(
                 self.model, self.optimizer, self.objective, self.batch_augment,
                 long_wave.to(self.device, non_blocking=True), short_wave.to(self.device, non_blocking=True),
-                labels.to(self.device, non_blocking=True), self.args['centroid_update'], self.args['amp'])
+                labels.to(self.device, non_blocking=True), self.args['centroid_update'], self.args['amp'],
+                self.args['loss_scope'])
             self.centroid_monitor.update(bona_embeddings)
             diverged, stop = self._agree(not np.isfinite(loss_1) or (loss_2 is not None and not np.isfinite(loss_2)),
                                          self.stop_requested)

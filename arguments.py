@@ -44,6 +44,7 @@ SYSTEM = {
     'compile_backend'   : ('inductor', Text()),             # a torch.compiler.list_backends() name ('aot_eager' traces only)
     'usable_gpu'        : (None, Text(optional=True)),      # e.g. '0,1'; None uses CUDA_VISIBLE_DEVICES as set
     'world_size'        : (1, Int(1)),                      # processes to spawn when no GPU is present (CPU, gloo)
+    'collective_timeout': (300, Int(1)),                    # seconds a process waits in a collective before the group stops
     'cudnn_deterministic': (True, Bool()),                  # the authors' cuDNN flags (deterministic, no benchmark); False is faster
 
     # run control

@@ -16,7 +16,7 @@ from data.protocol import ProtocolError
 from data.validation import DatasetError
 from models.ssl_frontend import SSLCheckpointError
 from trainer.checkpoint import CheckpointError
-from trainer.launch import launch, preflight
+from trainer.launch import ProcessFailed, launch, preflight
 from utils.config import ConfigError
 from utils.run_lock import RunFolderInUse
 
@@ -40,7 +40,11 @@ def main(argv) -> int:
     except (ConfigError, DatasetError, ProtocolError, CheckpointError, RunFolderInUse, SSLCheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    launch(args, trials)
+    try:
+        launch(args, trials)
+    except ProcessFailed as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

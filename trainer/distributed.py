@@ -1,4 +1,5 @@
-"""Small DistributedDataParallel helpers shared by the training step and the trainer."""
+"""Small DistributedDataParallel helpers shared by the launcher, the training step and the trainer."""
+from datetime import timedelta
 from typing import Iterable, List, Optional
 
 import torch
@@ -10,6 +11,27 @@ from torch.nn.parallel import DistributedDataParallel
 
 def is_distributed() -> bool:
     return dist.is_available() and dist.is_initialized()
+
+
+def start_process_group(timeout_s: float, rank: Optional[int] = None, world_size: Optional[int] = None) -> None:
+    """NCCL on GPUs, else gloo; every collective operation gives up after `timeout_s`
+    (collective_timeout) instead of torch's 30 minutes. rank and world_size None: from
+    torchrun's environment."""
+    backend = 'nccl' if torch.cuda.is_available() else 'gloo'
+    dist.init_process_group(backend, rank=rank, world_size=world_size, timeout=timedelta(seconds=timeout_s))
+
+
+# what gloo, NCCL and the store say when a peer is gone or a collective timed out
+_COLLECTIVE_FAILURES = ('gloo', 'nccl', 'timed out', 'connection closed by peer', 'connection reset by peer',
+                        'broken pipe')
+
+
+def is_collective_failure(error: BaseException) -> bool:
+    """Whether `error` is a failed or timed-out collective operation (a peer hangs or is gone)."""
+    if isinstance(error, dist.DistError):
+        return True
+    text = str(error).lower()
+    return isinstance(error, RuntimeError) and any(marker in text for marker in _COLLECTIVE_FAILURES)
 
 
 def unwrap(model: nn.Module) -> nn.Module:

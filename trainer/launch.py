@@ -1,6 +1,8 @@
 """Process launch: one process per visible GPU (spawned), torchrun, or CPU processes with gloo."""
 import os
 import socket
+import sys
+from typing import Callable, Optional
 
 import torch
 import torch.distributed as dist
@@ -10,10 +12,19 @@ from data.asvspoof_sets import RunTrials, run_trials
 from data.balanced_loader import per_process_rows
 from models.registry import build_detector_for_checkpoint, detector_keys, get_backbone
 from trainer.checkpoint import RESUME_KEYS, load_checkpoint, load_model_state, resolve_resume
+from trainer.distributed import is_collective_failure, start_process_group
+from trainer.process_board import ProcessBoard
 from trainer.trainer import Trainer
 from utils.config import ConfigError
 from utils.run_folder import holds_a_run, training_run_dir
 from utils.run_lock import RunLock
+
+
+STOP_GRACE_SECONDS = 10
+
+
+class ProcessFailed(RuntimeError):
+    """A spawned training process exited with an error, was killed or raised."""
 
 
 def free_port() -> int:
@@ -34,24 +45,54 @@ def run_worker(rank: int, world_size: int, args: dict, port: int, trials: RunTri
     """Entry point of one spawned process (or of the only process)."""
     if world_size > 1:
         os.environ['MASTER_ADDR'], os.environ['MASTER_PORT'] = '127.0.0.1', str(port)
-        dist.init_process_group('nccl' if torch.cuda.is_available() else 'gloo', rank=rank, world_size=world_size)
+        start_process_group(args['collective_timeout'], rank, world_size)
         if not torch.cuda.is_available():
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // world_size))
-    try:
-        Trainer(args, rank, world_size, _device(rank), trials).run()
-    finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
+    _train_in_group(args, rank, world_size, _device(rank), trials)
 
 
 def _run_torchrun(args: dict, trials: RunTrials) -> None:
     rank, world_size = int(os.environ['RANK']), int(os.environ['WORLD_SIZE'])
-    local_rank = int(os.environ.get('LOCAL_RANK', 0))
-    dist.init_process_group('nccl' if torch.cuda.is_available() else 'gloo')
+    start_process_group(args['collective_timeout'])
+    _train_in_group(args, rank, world_size, _device(int(os.environ.get('LOCAL_RANK', 0))), trials)
+
+
+def _train_in_group(args: dict, rank: int, world_size: int, device: torch.device, trials: RunTrials) -> None:
+    """Run the trainer; when a collective operation of the group fails or times out (a process
+    hangs, was killed or raised), name the process at fault once and exit with status 1, the
+    last checkpoint as it was."""
+    board = ProcessBoard(rank, world_size) if world_size > 1 else None
+    trainer = None
     try:
-        Trainer(args, rank, world_size, _device(local_rank), trials).run()
+        trainer = Trainer(args, rank, world_size, device, trials)
+        trainer.run()
+    except Exception as error:
+        if board is None or not is_collective_failure(error):
+            raise
+        _report_group_failure(args, rank, board, trainer, error)
+        raise SystemExit(1) from None
     finally:
-        dist.destroy_process_group()
+        if board is not None:
+            board.close()
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _report_group_failure(args: dict, rank: int, board: ProcessBoard, trainer: Optional[Trainer],
+                          error: BaseException) -> None:
+    at_fault = board.describe_failure()
+    if at_fault == []:
+        return   # a lower-ranked process that saw the failure reports it
+    where = (f" in step {trainer.global_step + 1} (epoch {trainer.epoch + 1})" if trainer is not None else
+             " before training")
+    last = os.path.join(training_run_dir(args), 'models', 'last.pt')
+    kept = (f"The last checkpoint {last} is as it was; resume=auto continues from it" if os.path.isfile(last)
+            else "No checkpoint had been written yet")
+    culprits = '; '.join(at_fault) if at_fault is not None else \
+        "rank 0 stopped (its process held the group's store, which no longer answers)"
+    detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    print(f"error: rank {rank}: a collective operation{where} failed or waited past collective_timeout="
+          f"{args['collective_timeout']} s: {culprits}. {kept}. ({detail})", file=sys.stderr, flush=True)
 
 
 def planned_world_size(args: dict) -> int:
@@ -115,5 +156,19 @@ def launch(args: dict, trials: RunTrials) -> None:
     world_size = torch.cuda.device_count() or args['world_size']
     if world_size == 1:
         run_worker(0, 1, args, 0, trials)
-    else:
-        mp.spawn(run_worker, args=(world_size, args, free_port(), trials), nprocs=world_size, join=True)
+        return
+    spawn(run_worker, world_size, (world_size, args, free_port(), trials))
+
+
+def spawn(worker: Callable, world_size: int, worker_args: tuple) -> None:
+    """Start `worker(rank, *worker_args)` in `world_size` processes and wait for all; raises
+    ProcessFailed when one exits with an error, is killed or raises."""
+    processes = mp.start_processes(worker, args=worker_args, nprocs=world_size, join=False, start_method='spawn')
+    try:
+        # after one process fails, the others get STOP_GRACE_SECONDS to exit, then SIGTERM, then SIGKILL
+        while not processes.join(grace_period=STOP_GRACE_SECONDS):
+            pass
+    except mp.ProcessExitedException as error:
+        raise ProcessFailed(f"{error} (its message is above); the other processes were stopped") from None
+    except mp.ProcessRaisedException as error:
+        raise ProcessFailed(f"process {error.error_index} raised:\n{error}the other processes were stopped") from None

@@ -16,7 +16,7 @@ from data.protocol import ProtocolError
 from data.validation import DatasetError
 from models.ssl_frontend import SSLCheckpointError
 from trainer.checkpoint import CheckpointError
-from trainer.launch import ProcessFailed, launch, preflight
+from trainer.launch import ProcessFailed, launch, preflight, resume_after_elastic_restart
 from utils.config import ConfigError
 from utils.run_lock import RunFolderInUse
 
@@ -36,6 +36,7 @@ def main(argv) -> int:
         args, _, _ = get_args(run_overrides)
         if '--demo' in flags:
             args = number_the_demo_run(args, overrides)
+        args = resume_after_elastic_restart(args)
         trials = preflight(args)
     except (ConfigError, DatasetError, ProtocolError, CheckpointError, RunFolderInUse, SSLCheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)

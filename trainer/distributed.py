@@ -1,4 +1,5 @@
 """Small DistributedDataParallel helpers shared by the launcher, the training step and the trainer."""
+import os
 from datetime import timedelta
 from typing import Iterable, List, Optional
 
@@ -18,7 +19,18 @@ def start_process_group(timeout_s: float, rank: Optional[int] = None, world_size
     (collective_timeout) instead of torch's 30 minutes. rank and world_size None: from
     torchrun's environment."""
     backend = 'nccl' if torch.cuda.is_available() else 'gloo'
-    dist.init_process_group(backend, rank=rank, world_size=world_size, timeout=timedelta(seconds=timeout_s))
+    timeout = timedelta(seconds=timeout_s)
+    if rank is not None:
+        dist.init_process_group(backend, rank=rank, world_size=world_size, timeout=timeout)
+        return
+    # torchrun's agent keeps one store for all its restarts, and torch 2.9 does not separate
+    # them: a restarted gloo group would read the killed worker's address and fail to connect.
+    # Each restart gets its own key prefix.
+    store = dist.TCPStore(os.environ['MASTER_ADDR'], int(os.environ['MASTER_PORT']), is_master=False,
+                          timeout=timeout)
+    restart = os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')
+    dist.init_process_group(backend, store=dist.PrefixStore(f"ebm_restart_{restart}", store),
+                            rank=int(os.environ['RANK']), world_size=int(os.environ['WORLD_SIZE']), timeout=timeout)
 
 
 # what gloo, NCCL and the store say when a peer is gone or a collective timed out

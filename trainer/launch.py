@@ -116,6 +116,29 @@ def check_batch_split(args: dict, world_size: int) -> None:
                           f"a larger batch_size or loss_scope=global")
 
 
+def _torchrun_rank() -> Optional[int]:
+    return int(os.environ['RANK']) if 'RANK' in os.environ and 'WORLD_SIZE' in os.environ else None
+
+
+def _check_run_folder(args: dict, folder: str) -> None:
+    RunLock(folder).check()
+    if args['resume'] is None and holds_a_run(folder):
+        raise ConfigError(f"{folder} already holds a run (its checkpoint or metric lines): resume=auto "
+                          f"continues it, name=... starts another beside it; two runs never share a folder")
+
+
+def resume_after_elastic_restart(args: dict) -> dict:
+    """Under torchrun, a restarted group (TORCHELASTIC_RESTART_COUNT > 0, after a worker failed
+    and --max-restarts allowed another try) continues from the run's last checkpoint:
+    resume=auto unless a resume was given."""
+    restarts = int(os.environ.get('TORCHELASTIC_RESTART_COUNT', '0') or 0)
+    if restarts == 0 or args['resume'] is not None or args['TEST']:
+        return args
+    if _torchrun_rank() in (None, 0):
+        print(f"torchrun restart {restarts}: resume=auto (continuing from the run's last checkpoint)", flush=True)
+    return {**args, 'resume': 'auto'}
+
+
 def preflight(args: dict) -> RunTrials:
     """The checks that must pass before any process starts: for training a global batch
     that the processes share evenly; the backbone's own (its weights' shapes), datasets on
@@ -133,10 +156,8 @@ def preflight(args: dict) -> RunTrials:
         checkpoint, required = args['checkpoint'], ('model',)
     else:
         folder = training_run_dir(args)
-        RunLock(folder).check()
-        if args['resume'] is None and holds_a_run(folder):
-            raise ConfigError(f"{folder} already holds a run (its checkpoint or metric lines): resume=auto "
-                              f"continues it, name=... starts another beside it; two runs never share a folder")
+        if _torchrun_rank() in (None, 0):   # under torchrun rank 0 checks the folder; the others find its lock
+            _check_run_folder(args, folder)
         checkpoint = resolve_resume(args['resume'], os.path.join(folder, 'models', 'last.pt'))
         required = RESUME_KEYS
     if checkpoint:

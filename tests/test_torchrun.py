@@ -1,0 +1,102 @@
+"""torchrun (issue 26, items 2 and 4): two nodes on this machine (two torchrun commands, the
+c10d rendezvous on localhost) train one run into one folder; under --max-restarts 1 a worker
+SIGKILLed mid-epoch restarts the group, which resumes from last.pt and ends with the
+parameters of the uninterrupted two-node run, each metric step logged once."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from tests.helpers import REPO, TINY, metric_steps
+from trainer.checkpoint import load_checkpoint
+from trainer.launch import free_port
+
+STEPS_PER_EPOCH = 20      # the demo corpus's 240 spoof rows, 6 per process and step
+
+
+def _overrides(demo_corpus, log_dir, name):
+    paths = [f"{key}={value}" for key, value in demo_corpus.items()]
+    return paths + TINY + [f'path_log={log_dir}', f'name={name}', 'path_21LA=None', 'path_21DF=None',
+                           'collective_timeout=30']
+
+
+def _torchrun(options, overrides):
+    environment = {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONUNBUFFERED': '1'}
+    return subprocess.Popen([sys.executable, '-m', 'torch.distributed.run', *options, os.path.join(REPO, 'main.py'),
+                             *overrides], cwd=REPO, env=environment, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def _finish(process, timeout=240):
+    output, _ = process.communicate(timeout=timeout)
+    assert process.returncode == 0, output
+    return output
+
+
+def _worker_of_rank(agent_pid, rank):
+    """The pid of the worker process with RANK=rank among the torchrun agent's children."""
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f'/proc/{entry}/stat') as handle:
+                parent = int(handle.read().rsplit(')', 1)[1].split()[1])
+            with open(f'/proc/{entry}/environ', 'rb') as handle:
+                environment = handle.read().split(b'\0')
+        except OSError:
+            continue
+        if parent == agent_pid and f'RANK={rank}'.encode() in environment:
+            return int(entry)
+    return None
+
+
+def _parameters(run_dir):
+    return load_checkpoint(os.path.join(run_dir, 'models', 'last.pt'))['model']
+
+
+@pytest.mark.slow
+def test_two_nodes_train_one_run_and_an_elastic_restart_resumes_it_exactly(demo_corpus, tmp_path):
+    port = free_port()
+    nodes = ['--nnodes', '2', '--nproc_per_node', '1', '--rdzv_backend', 'c10d', '--rdzv_endpoint',
+             f'127.0.0.1:{port}', '--rdzv_id', 'two-nodes']
+    runs = [_torchrun(nodes, _overrides(demo_corpus, tmp_path / 'logs', 'nodes')) for _ in range(2)]
+    outputs = [_finish(run) for run in runs]
+    tags = tmp_path / 'logs' / 'P' / 't'
+    assert sorted(os.listdir(tags)) == ['nodes']                     # one run folder, whichever node wrote it
+    two_nodes = str(tags / 'nodes')
+    assert metric_steps(two_nodes, 'train_loss_1.txt') == list(range(1, 2 * STEPS_PER_EPOCH + 1))
+    assert metric_steps(two_nodes, 'eval_19LA_eer.txt') == [1, 2]
+    assert sum('selected epoch' in output for output in outputs) == 1     # rank 0 alone reports
+
+    elastic = _torchrun(['--standalone', '--nnodes', '1', '--nproc_per_node', '2', '--max-restarts', '1'],
+                        _overrides(demo_corpus, tmp_path / 'logs', 'elastic'))
+    losses = tags / 'elastic' / 'metrics' / 'train_loss_1.txt'
+    deadline = time.monotonic() + 180
+    while not (losses.is_file() and len(losses.read_text().splitlines()) >= STEPS_PER_EPOCH + 5):
+        assert elastic.poll() is None and time.monotonic() < deadline, elastic.communicate()[0]
+        time.sleep(0.05)
+    worker = _worker_of_rank(elastic.pid, 1)
+    assert worker is not None
+    os.kill(worker, signal.SIGKILL)                                   # mid-epoch 2
+    output = _finish(elastic)
+    assert 'torchrun restart 1: resume=auto' in output, output
+    run_dir = str(tags / 'elastic')
+    assert metric_steps(run_dir, 'train_loss_1.txt') == list(range(1, 2 * STEPS_PER_EPOCH + 1))
+    assert metric_steps(run_dir, 'eval_19LA_eer.txt') == [1, 2]
+    expected, resumed = _parameters(two_nodes), _parameters(run_dir)
+    assert all(torch.allclose(expected[name], resumed[name], atol=1e-6) for name in expected)
+
+
+@pytest.mark.parametrize('restarts, resume, test, expected', [
+    ('0', None, False, None), ('1', None, False, 'auto'), ('2', '/x/last.pt', False, '/x/last.pt'),
+    ('1', None, True, None)])
+def test_a_torchrun_restart_implies_resume_auto_unless_a_resume_or_test_is_given(monkeypatch, restarts, resume,
+                                                                                  test, expected):
+    from trainer.launch import resume_after_elastic_restart
+    monkeypatch.setenv('TORCHELASTIC_RESTART_COUNT', restarts)
+    args = {'resume': resume, 'TEST': test, 'lr': 0.001}
+    assert resume_after_elastic_restart(args) == {**args, 'resume': expected}

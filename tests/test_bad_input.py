@@ -149,6 +149,16 @@ def _too_short_test_crop(corpus, tmp_path):
     return ['num_test_frames=2'], ['num_test_frames=2', 'below its shortest, 9 frames']
 
 
+def _path_log_is_a_file(corpus, tmp_path):
+    (tmp_path / 'results').write_text('')
+    return [f'path_log={tmp_path / "results"}'], [f"path_log='{tmp_path / 'results'}'", 'cannot be created or written',
+                                                  'Not a directory']
+
+
+def _path_log_under_proc(corpus, tmp_path):
+    return ['path_log=/proc/ebm_results'], ["path_log='/proc/ebm_results'", 'cannot be created or written']
+
+
 def _corrupt_test_checkpoint(corpus, tmp_path):
     path = tmp_path / 'broken.pt'
     path.write_bytes(b'not a checkpoint')
@@ -194,7 +204,7 @@ def _mismatched_resume_checkpoint(corpus, tmp_path):
 CASES = [_missing_root, _missing_protocol, _missing_audio, _malformed_row, _duplicate_rows, _one_class,
          _empty_protocol, _empty_audio, _corrupt_audio, _no_frames, _bad_type, _unknown_key, _impossible_value,
          _infinite_lr, _seed_past_numpy, _empty_name, _batch_split_over_processes, _one_bona_fide_row_per_process,
-         _too_short_test_crop,
+         _too_short_test_crop, _path_log_is_a_file, _path_log_under_proc,
          _corrupt_test_checkpoint, _missing_resume_checkpoint, _truncated_resume_checkpoint,
          _model_only_resume_checkpoint, _mismatched_test_checkpoint, _mismatched_resume_checkpoint]
 
@@ -318,6 +328,34 @@ def test_an_unreachable_neptune_leaves_the_local_logger(tmp_path, monkeypatch, c
     logger = module.build_logger(args)
     assert [type(each) for each in logger.loggers] == [LocalLogger]
     assert 'neptune.ai unreachable' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('command_line_token', [None, 'another-token-0123'])
+def test_a_token_typed_into_arguments_py_is_redacted_in_the_source_copy(command_line_token, tmp_path,
+                                                                          monkeypatch):
+    """arguments.py says to edit its values: a token typed there is a default of the run,
+    overridden on the command line or not, and never reaches scripts/ (nor the override)."""
+    import arguments
+    from utils.config import defaults
+    from utils.local_logger import LocalLogger
+    from utils.secrets import secret_values
+    token = 'typed-into-arguments-py-4567'
+    source = tmp_path / 'repo'
+    source.mkdir()
+    with open(os.path.join(REPO, 'arguments.py')) as handle:
+        text = handle.read()
+    edited = text.replace("'neptune_token'     : ('',", f"'neptune_token'     : ('{token}',")
+    assert edited != text
+    (source / 'arguments.py').write_text(edited)
+    monkeypatch.setitem(arguments.SYSTEM, 'neptune_token', (token, arguments.SYSTEM['neptune_token'][1]))
+    overrides = [f'neptune_token={command_line_token}'] if command_line_token else []
+    args = get_args([f'path_log={tmp_path}'] + overrides)[0]
+    LocalLogger(str(tmp_path / 'run')).copy_source(str(source), secret_values(args, defaults(arguments.SYSTEM)))
+    copied = (tmp_path / 'run' / 'scripts' / 'arguments.py').read_text()
+    assert token not in copied and "'neptune_token'     : ('<redacted>'," in copied
+    assert copied.replace('<redacted>', token) == edited            # nothing else changed
+    if command_line_token:
+        assert command_line_token not in copied
 
 
 @pytest.mark.slow

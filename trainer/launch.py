@@ -16,7 +16,7 @@ from trainer.distributed import is_collective_failure, start_process_group
 from trainer.process_board import ProcessBoard
 from trainer.trainer import Trainer
 from utils.config import ConfigError
-from utils.run_folder import holds_a_run, training_run_dir
+from utils.run_folder import check_writable, holds_a_run, run_dir, training_run_dir
 from utils.run_lock import RunLock
 
 
@@ -145,11 +145,13 @@ def preflight(args: dict) -> RunTrials:
     disk (layouts, protocols, every audio header), for TEST a checkpoint that fits the
     model, for training a run folder no other live process holds, that holds no earlier
     run unless resuming (resume=auto or a path) and, when resuming, a complete checkpoint
-    that fits. Raises ConfigError /
+    that fits, and a run folder this process can create and write. Raises ConfigError /
     DatasetError / CheckpointError / RunFolderInUse naming the path; returns the trials
     read, for the trainer."""
     if not args['TEST']:
         check_batch_split(args, planned_world_size(args))
+    if _torchrun_rank() in (None, 0):       # rank 0 alone writes the run folder
+        check_writable(run_dir(args), args['path_log'])
     get_backbone(args['backbone']).preflight(args)
     trials = run_trials(args)
     if args['TEST']:

@@ -12,6 +12,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
+from arguments import SYSTEM
 from data.asvspoof_sets import RunTrials, protocol_paths, run_trials
 from data.protocol import LA19_ASV_EVAL_SCORES
 from data.views import crop_samples
@@ -28,9 +29,10 @@ from evaluation.results_card import build_card, dataset_entries, metrics_table, 
 from evaluation.selection import bayes_threshold, metrics_of, oracle_minima, selected_record
 from trainer.scoring import score_trials
 from utils.experiment_logger import ExperimentLogger, build_logger
+from utils.config import defaults
 from utils.run_folder import run_dir
 from utils.run_lock import RunLock
-from utils.secrets import redact
+from utils.secrets import redact, secret_values
 
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -337,7 +339,8 @@ class Trainer:
                          f"{self.args['eval_from_epoch']}, so no evaluation is scheduled; the run evaluates once "
                          f"after its last epoch to give its checkpoint a decision threshold")
             self.logger.log_parameters(self.args)
-            self.logger.copy_source(REPO)
+            # a token typed into arguments.py is a default there, overridden or not
+            self.logger.copy_source(REPO, secret_values(self.args, defaults(SYSTEM)))
         self._install_signal_handlers()
         while self.epoch < self.args['epoch']:
             epoch = self.epoch + 1

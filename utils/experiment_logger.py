@@ -1,6 +1,6 @@
 """One front object that fans every log call out to the configured loggers."""
 import sys
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 from utils.local_logger import LocalLogger, experiment_dir
 from utils.neptune_logger import NeptuneLogger, neptune_credentials
@@ -30,9 +30,9 @@ class ExperimentLogger:
         if self.local is not None:
             self.local.truncate_metrics(last_step)
 
-    def copy_source(self, source_root: str) -> None:
+    def copy_source(self, source_root: str, secrets: Sequence[str] = ()) -> None:
         if self.local is not None:
-            self.local.copy_source(source_root)
+            self.local.copy_source(source_root, secrets)
 
     def log_image(self, name: str, figure) -> None:
         for logger in self.loggers:

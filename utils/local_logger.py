@@ -12,9 +12,10 @@ import os
 import re
 import shutil
 import subprocess
-from typing import Callable, Iterable, List, Optional
+from typing import Callable, Iterable, List, Optional, Sequence
 
 from utils.atomic import atomic_text, atomic_torch_save
+from utils.secrets import redact_text
 
 
 def experiment_dir(path_log: str, project: str, tags: Iterable[str], name: str) -> str:
@@ -78,12 +79,21 @@ class LocalLogger:
         atomic_torch_save(state_dict, path)
         return path
 
-    def copy_source(self, source_root: str) -> None:
-        """Copy the repository's source files (see `source_files`) into scripts/."""
+    def copy_source(self, source_root: str, secrets: Sequence[str] = ()) -> None:
+        """Copy the repository's source files (see `source_files`) into scripts/, with every
+        string of `secrets` (a token typed into arguments.py, say) replaced by '<redacted>'."""
         target = os.path.join(self.root, 'scripts')
         for relative in source_files(source_root, exclude=self.root):
-            os.makedirs(os.path.dirname(os.path.join(target, relative)), exist_ok=True)
-            shutil.copy2(os.path.join(source_root, relative), os.path.join(target, relative))
+            destination = os.path.join(target, relative)
+            os.makedirs(os.path.dirname(destination), exist_ok=True)
+            shutil.copy2(os.path.join(source_root, relative), destination)
+            if secrets:
+                with open(destination, encoding='utf-8', errors='surrogateescape') as handle:
+                    text = handle.read()
+                redacted = redact_text(text, list(secrets))
+                if redacted != text:
+                    with open(destination, 'w', encoding='utf-8', errors='surrogateescape') as handle:
+                        handle.write(redacted)
 
 
 def _tracked_files(source_root: str) -> Optional[List[str]]:

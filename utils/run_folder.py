@@ -1,7 +1,9 @@
 """Where a run writes: the training run's folder, or a fresh folder of its own for an
 evaluation-only (TEST) run, so that evaluating never touches a training run's files."""
 import os
+import tempfile
 
+from utils.config import ConfigError
 from utils.local_logger import experiment_dir
 
 
@@ -52,3 +54,15 @@ def evaluation_run_dir(args: dict) -> str:
 
 def run_dir(args: dict) -> str:
     return evaluation_run_dir(args) if args['TEST'] else training_run_dir(args)
+
+
+def check_writable(folder: str, path_log: str) -> None:
+    """Create the run folder and write a probe file in it; ConfigError naming path_log when
+    that fails (path_log is a file, under /proc, on a read-only mount, not permitted)."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix='.write_check_'):
+            pass
+    except OSError as error:
+        raise ConfigError(f"path_log={path_log!r}: the run folder {folder} cannot be created or written "
+                          f"({error.strerror or error}); path_log must be a folder this process can write") from None

@@ -1,10 +1,27 @@
 """Configuration keys whose values must never be written, sent or printed."""
-from typing import Any, Dict
+import os
+from typing import Any, Dict, List
 
 SECRET_KEYS = ('neptune_token',)
+SECRET_ENVIRONMENT = ('NEPTUNE_API_TOKEN',)
 REDACTED = '<redacted>'
 
 
 def redact(args: Dict[str, Any]) -> Dict[str, Any]:
     """A copy of `args` with every set secret replaced by '<redacted>' (empty ones stay empty)."""
     return {key: (REDACTED if key in SECRET_KEYS and value else value) for key, value in args.items()}
+
+
+def secret_values(*configs: Dict[str, Any]) -> List[str]:
+    """Every non-empty secret in `configs` (e.g. the run's arguments and arguments.py's
+    defaults, where a user may have typed a token) and in the environment: the strings a
+    copy of the source must not hold."""
+    values = [config.get(key) for config in configs for key in SECRET_KEYS] + \
+        [os.environ.get(name) for name in SECRET_ENVIRONMENT]
+    return sorted({value for value in values if isinstance(value, str) and value}, key=len, reverse=True)
+
+
+def redact_text(text: str, secrets: List[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    return text

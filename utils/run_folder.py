@@ -57,8 +57,15 @@ def run_dir(args: dict) -> str:
 
 
 def check_writable(folder: str, path_log: str) -> None:
-    """Create the run folder and write a probe file in it; ConfigError naming path_log when
-    that fails (path_log is a file, under /proc, on a read-only mount, not permitted)."""
+    """That the run folder can be created and written (a probe file); the folders made for
+    the probe are removed again, so a failed pre-flight leaves nothing behind. ConfigError
+    naming path_log when it fails (path_log is a file, under /proc, on a read-only mount,
+    not permitted)."""
+    missing = []
+    parent = os.path.abspath(folder)
+    while not os.path.exists(parent) and os.path.dirname(parent) != parent:
+        missing.append(parent)
+        parent = os.path.dirname(parent)
     try:
         os.makedirs(folder, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, prefix='.write_check_'):
@@ -66,3 +73,7 @@ def check_writable(folder: str, path_log: str) -> None:
     except OSError as error:
         raise ConfigError(f"path_log={path_log!r}: the run folder {folder} cannot be created or written "
                           f"({error.strerror or error}); path_log must be a folder this process can write") from None
+    finally:
+        for made in missing:                # deepest first
+            if os.path.isdir(made):
+                os.rmdir(made)

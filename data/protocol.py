@@ -4,6 +4,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
+from utils.text_file import text_lines
+
 LA19_PROTOCOLS = 'LA/ASVspoof2019_LA_cm_protocols'
 LA19_PROTOCOL_FILES = {
     'train': 'ASVspoof2019.LA.cm.train.trn.txt',
@@ -49,15 +51,14 @@ def _label(key: str, protocol: str, line_number: int) -> int:
 
 
 def _rows(protocol: str, min_fields: int):
-    with open(protocol, encoding='utf-8') as handle:
-        for line_number, line in enumerate(handle, 1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) < min_fields:
-                raise ProtocolError(f"{protocol}:{line_number}: {len(fields)} columns, expected at least "
-                                    f"{min_fields}: {line.strip()!r}")
-            yield line_number, fields
+    for line_number, line in text_lines(protocol, ProtocolError):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) < min_fields:
+            raise ProtocolError(f"{protocol}:{line_number}: {len(fields)} columns, expected at least "
+                                f"{min_fields}: {line.strip()!r}")
+        yield line_number, fields
 
 
 def protocol_2019_path(root: str, split: str) -> str:
@@ -116,8 +117,7 @@ def read_asvspoof2021_df(root: str, subset: Optional[str] = 'eval') -> List[Tria
 
 
 def _read_in_the_wild(meta: str, audio: Optional[str]) -> List[Trial]:
-    with open(meta, encoding='utf-8') as handle:
-        lines = handle.read().splitlines()
+    lines = [line for _, line in text_lines(meta, ProtocolError)]
     if not lines or [field.strip() for field in lines[0].split(',')] != ['file', 'speaker', 'label']:
         raise ProtocolError(f"{meta}:1: expected the header 'file,speaker,label', got "
                             f"{lines[0] if lines else ''!r}")
@@ -174,8 +174,7 @@ def read_protocol_file(path: str) -> List[Trial]:
     In-the-Wild header `file,speaker,label`; 4 or 5 columns 2019 LA; 8 columns 2021 LA;
     10 columns with `bonafide`/`spoof` in the 9th ASVspoof 5; 9 or more 2021 DF (eval
     rows only)."""
-    with open(path, encoding='utf-8') as handle:
-        first_line = next((line for line in handle if line.strip()), None)
+    first_line = next((line for _, line in text_lines(path, ProtocolError) if line.strip()), None)
     if first_line is None:
         raise ProtocolError(f"{path}: empty protocol")
     if first_line.replace(' ', '').startswith('file,speaker,label'):

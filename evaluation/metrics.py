@@ -6,6 +6,8 @@ from typing import Dict, Iterable, Tuple
 
 import numpy as np
 
+from utils.text_file import text_lines
+
 # ASVspoof 2019 legacy t-DCF cost model
 COST_MODEL = {
     'Pspoof': 0.05,
@@ -51,16 +53,15 @@ def read_asv_scores(path: str) -> Dict[str, np.ndarray]:
     """Official ASV score file `<source> <key> <score>` -> {'target', 'nontarget', 'spoof'} scores,
     plus 'spoof/<attack>' for each spoofing source."""
     sources, keys, values = [], [], []
-    with open(path, encoding='utf-8') as handle:
-        for line_number, line in enumerate(handle, 1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) != 3:
-                raise ValueError(f"{path}:{line_number}: expected '<source> <key> <score>', got {line.strip()!r}")
-            sources.append(fields[0])
-            keys.append(fields[1])
-            values.append(float(fields[2]))
+    for line_number, line in text_lines(path):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 3:
+            raise ValueError(f"{path}:{line_number}: expected '<source> <key> <score>', got {line.strip()!r}")
+        sources.append(fields[0])
+        keys.append(fields[1])
+        values.append(float(fields[2]))
     sources, keys, values = np.array(sources), np.array(keys), np.array(values)
     table = {key: values[keys == key] for key in ('target', 'nontarget', 'spoof')}
     for attack in np.unique(sources[keys == 'spoof']):

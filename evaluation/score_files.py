@@ -6,6 +6,7 @@ from typing import Dict, List, Tuple
 import numpy as np
 
 from data.protocol import Trial
+from utils.text_file import text_lines
 
 
 class ScoreFileError(ValueError):
@@ -20,22 +21,21 @@ def read_scores(path: str) -> Dict[str, float]:
     """`utt_id score` lines, or the 2019 CM format `utt_id attack key score`."""
     scores: Dict[str, float] = {}
     counts: Counter = Counter()
-    with open(path, encoding='utf-8') as handle:
-        for line_number, line in enumerate(handle, 1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) not in (2, 4):
-                raise ScoreFileError(f"{path}:{line_number}: expected 'utt_id score' or 'utt_id attack key score', "
-                                     f"got {line.strip()!r}")
-            try:
-                value = float(fields[-1])
-            except ValueError:
-                raise ScoreFileError(f"{path}:{line_number}: score {fields[-1]!r} is not a number") from None
-            if not math.isfinite(value):
-                raise ScoreFileError(f"{path}:{line_number}: score {fields[-1]!r} is not finite")
-            counts[fields[0]] += 1
-            scores[fields[0]] = value
+    for line_number, line in text_lines(path, ScoreFileError):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) not in (2, 4):
+            raise ScoreFileError(f"{path}:{line_number}: expected 'utt_id score' or 'utt_id attack key score', "
+                                 f"got {line.strip()!r}")
+        try:
+            value = float(fields[-1])
+        except ValueError:
+            raise ScoreFileError(f"{path}:{line_number}: score {fields[-1]!r} is not a number") from None
+        if not math.isfinite(value):
+            raise ScoreFileError(f"{path}:{line_number}: score {fields[-1]!r} is not finite")
+        counts[fields[0]] += 1
+        scores[fields[0]] = value
     duplicates = [utt for utt, count in counts.items() if count > 1]
     if duplicates:
         raise ScoreFileError(f"{path}: {len(duplicates)} utterance ids appear more than once, e.g. "

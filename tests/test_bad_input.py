@@ -112,6 +112,15 @@ def _no_frames(corpus, tmp_path):
     return [], ['cannot be read', path, 'no audio frames']
 
 
+def _latin1_protocol(corpus, tmp_path):
+    protocol = os.path.join(corpus['path_19LA'], LA19_EVAL)
+    lines = _lines(protocol)
+    lines[6] = lines[6].replace(' - ', ' caf\u00e9 ', 1)
+    with open(protocol, 'w', encoding='latin-1') as handle:
+        handle.write(''.join(line + '\n' for line in lines))
+    return [], [f"{protocol}:7: byte 0xe9", 'is not UTF-8']
+
+
 def _bad_type(corpus, tmp_path):
     return ['epoch=three'], ["epoch='three'", 'int']
 
@@ -202,7 +211,7 @@ def _mismatched_resume_checkpoint(corpus, tmp_path):
 
 
 CASES = [_missing_root, _missing_protocol, _missing_audio, _malformed_row, _duplicate_rows, _one_class,
-         _empty_protocol, _empty_audio, _corrupt_audio, _no_frames, _bad_type, _unknown_key, _impossible_value,
+         _empty_protocol, _latin1_protocol, _empty_audio, _corrupt_audio, _no_frames, _bad_type, _unknown_key, _impossible_value,
          _infinite_lr, _seed_past_numpy, _empty_name, _batch_split_over_processes, _one_bona_fide_row_per_process,
          _too_short_test_crop, _path_log_is_a_file, _path_log_under_proc,
          _corrupt_test_checkpoint, _missing_resume_checkpoint, _truncated_resume_checkpoint,
@@ -356,6 +365,17 @@ def test_a_token_typed_into_arguments_py_is_redacted_in_the_source_copy(command_
     assert copied.replace('<redacted>', token) == edited            # nothing else changed
     if command_line_token:
         assert command_line_token not in copied
+
+
+def test_a_byte_order_mark_is_dropped_and_a_latin1_score_file_named(tmp_path):
+    from evaluation.score_files import ScoreFileError, read_scores
+    marked = tmp_path / 'marked.txt'
+    marked.write_bytes('LA_E_1000000 0.5\nLA_E_1000001 -1.5\n'.encode('utf-8-sig'))
+    assert read_scores(str(marked)) == {'LA_E_1000000': 0.5, 'LA_E_1000001': -1.5}
+    latin1 = tmp_path / 'latin1.txt'
+    latin1.write_bytes('LA_E_1000000 0.5\nLA_E_caf\u00e9 -1.5\n'.encode('latin-1'))
+    with pytest.raises(ScoreFileError, match=f"{latin1}:2: byte 0xe9 at column 9 is not UTF-8"):
+        read_scores(str(latin1))
 
 
 @pytest.mark.slow

@@ -51,6 +51,7 @@ SYSTEM = {
     'TEST'              : (False, Bool()),                  # evaluate `checkpoint` without training
     'checkpoint'        : (None, Text(optional=True)),      # model checkpoint to evaluate when TEST is True
     'resume'            : (None, Text(optional=True)),      # checkpoint path to resume from, or 'auto' for this run's last
+    'resume_override'   : ([], Texts()),                    # keys (or train_protocol) a resume may change, e.g. lr,batch_size
     'eval_from_epoch'   : (15, Int(1)),                     # first epoch with an evaluation
     'eval_every'        : (5, Int(1)),                      # evaluate every this many epochs from eval_from_epoch
 

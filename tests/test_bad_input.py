@@ -210,12 +210,51 @@ def _mismatched_resume_checkpoint(corpus, tmp_path):
     return [f'resume={path}'], [path, 'num_blocks=5', 'num_blocks=6', 'Set num_blocks=5']
 
 
+def _resume_checkpoint(tmp_path, **extra):
+    """A resumable checkpoint of the TINY configuration (trained with lr=0.001, batch 16)."""
+    from trainer.build import build_detector, build_optimizer
+    saved = get_args(TINY)[0]
+    detector = build_detector(saved)
+    optimizer, scheduler = build_optimizer(saved, detector)
+    path = str(tmp_path / 'last.pt')
+    atomic_torch_save({'model': detector.state_dict(), 'optimizer': optimizer.state_dict(),
+                       'scheduler': scheduler.state_dict(), 'epoch': 1, 'rng': {}, 'args': saved, **extra}, path)
+    return path
+
+
+def _resume_with_another_lr_and_batch(corpus, tmp_path):
+    path = _resume_checkpoint(tmp_path)
+    return [f'resume={path}', 'lr=0.01', 'batch_size=8'], [
+        f'resume from {path} changes what the run was trained with', 'batch_size=16 -> 8', 'lr=0.001 -> 0.01',
+        'resume_override=batch_size,lr']
+
+
+def _resume_overrides_one_change_of_two(corpus, tmp_path):
+    path = _resume_checkpoint(tmp_path)
+    return [f'resume={path}', 'lr=0.01', 'batch_size=8', 'resume_override=lr'], ['batch_size=16 -> 8',
+                                                                                  'resume_override=batch_size']
+
+
+def _resume_on_other_training_rows(corpus, tmp_path):
+    path = _resume_checkpoint(tmp_path, train_fingerprint='0' * 64, train_rows=150)
+    return [f'resume={path}'], ['train_protocol: the training rows differ from the 150', '(now 300)',
+                                'resume_override=train_protocol']
+
+
+def _resume_override_of_no_key(corpus, tmp_path):
+    path = _resume_checkpoint(tmp_path)
+    return [f'resume={path}', 'resume_override=learning_rate'], ['resume_override=learning_rate',
+                                                                  'learning_rate is not a key']
+
+
 CASES = [_missing_root, _missing_protocol, _missing_audio, _malformed_row, _duplicate_rows, _one_class,
          _empty_protocol, _latin1_protocol, _empty_audio, _corrupt_audio, _no_frames, _bad_type, _unknown_key, _impossible_value,
          _infinite_lr, _seed_past_numpy, _empty_name, _batch_split_over_processes, _one_bona_fide_row_per_process,
          _too_short_test_crop, _path_log_is_a_file, _path_log_under_proc,
          _corrupt_test_checkpoint, _missing_resume_checkpoint, _truncated_resume_checkpoint,
-         _model_only_resume_checkpoint, _mismatched_test_checkpoint, _mismatched_resume_checkpoint]
+         _model_only_resume_checkpoint, _mismatched_test_checkpoint, _mismatched_resume_checkpoint,
+         _resume_with_another_lr_and_batch, _resume_overrides_one_change_of_two, _resume_on_other_training_rows,
+         _resume_override_of_no_key]
 
 
 @pytest.mark.parametrize('case', CASES, ids=[case.__name__.strip('_') for case in CASES])
@@ -376,6 +415,36 @@ def test_a_byte_order_mark_is_dropped_and_a_latin1_score_file_named(tmp_path):
     latin1.write_bytes('LA_E_1000000 0.5\nLA_E_caf\u00e9 -1.5\n'.encode('latin-1'))
     with pytest.raises(ScoreFileError, match=f"{latin1}:2: byte 0xe9 at column 9 is not UTF-8"):
         read_scores(str(latin1))
+
+
+def test_an_overridden_learning_rate_reaches_the_restored_optimiser_and_schedule():
+    """resume_override=lr,T_0 after 3 epochs at lr 0.001: the learning rate from then on is
+    the schedule's of a run started with lr 0.01 and T_0=4, epoch by epoch."""
+    from trainer.build import build_optimizer
+    from trainer.resume_check import apply_optimiser_overrides
+    old = get_args(TINY + ['lr=0.001', 'T_0=8'])[0]
+    new = get_args(TINY + ['lr=0.01', 'T_0=4', 'resume_override=lr,T_0'])[0]
+    model = torch.nn.Linear(2, 1)
+    resumed, resumed_schedule = build_optimizer(old, model)
+    fresh, fresh_schedule = build_optimizer(new, model)
+    for _ in range(3):
+        for optimizer, schedule in ((resumed, resumed_schedule), (fresh, fresh_schedule)):
+            optimizer.step()
+            schedule.step()
+    assert apply_optimiser_overrides(resumed, resumed_schedule, old, new) == ['lr', 'T_0']
+    for _ in range(6):
+        assert resumed.param_groups[0]['lr'] == pytest.approx(fresh.param_groups[0]['lr'], rel=1e-12)
+        resumed_schedule.step()
+        fresh_schedule.step()
+
+
+def test_each_resumed_segment_keeps_its_own_parameters_file(tmp_path):
+    from utils.local_logger import LocalLogger
+    for batch_size in (16, 8, 4):
+        LocalLogger(str(tmp_path / 'run')).log_parameters({'batch_size': batch_size})
+    assert [(tmp_path / 'run' / name).read_text() for name in
+            ('parameters.txt', 'parameters_2.txt', 'parameters_3.txt')] == [
+        'batch_size: 16\n', 'batch_size: 8\n', 'batch_size: 4\n']
 
 
 @pytest.mark.slow

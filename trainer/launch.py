@@ -14,6 +14,7 @@ from models.registry import build_detector_for_checkpoint, detector_keys, get_ba
 from trainer.checkpoint import RESUME_KEYS, load_checkpoint, load_model_state, resolve_resume
 from trainer.distributed import is_collective_failure, start_process_group
 from trainer.process_board import ProcessBoard
+from trainer.resume_check import check_resume
 from trainer.trainer import Trainer
 from utils.config import ConfigError
 from utils.run_folder import check_writable, holds_a_run, run_dir, training_run_dir
@@ -145,7 +146,7 @@ def preflight(args: dict) -> RunTrials:
     disk (layouts, protocols, every audio header), for TEST a checkpoint that fits the
     model, for training a run folder no other live process holds, that holds no earlier
     run unless resuming (resume=auto or a path) and, when resuming, a complete checkpoint
-    that fits, and a run folder this process can create and write. Raises ConfigError /
+    that fits, trained with this configuration and these training rows (trainer/resume_check.py), and a run folder this process can create and write. Raises ConfigError /
     DatasetError / CheckpointError / RunFolderInUse naming the path; returns the trials
     read, for the trainer."""
     if not args['TEST']:
@@ -163,8 +164,10 @@ def preflight(args: dict) -> RunTrials:
         checkpoint = resolve_resume(args['resume'], os.path.join(folder, 'models', 'last.pt'))
         required = RESUME_KEYS
     if checkpoint:
-        load_model_state(build_detector_for_checkpoint(args), load_checkpoint(checkpoint, required), args,
-                         checkpoint, detector_keys(args))
+        state = load_checkpoint(checkpoint, required)
+        load_model_state(build_detector_for_checkpoint(args), state, args, checkpoint, detector_keys(args))
+        if not args['TEST']:
+            check_resume(state, args, checkpoint, trials.train)
     return trials
 
 

@@ -23,6 +23,7 @@ from trainer.centroid_monitor import CentroidMonitor
 from trainer.checkpoint_averaging import average_checkpoints, last_evaluated_checkpoints
 from trainer.distributed import broadcast_buffers, broadcast_state, is_distributed
 from trainer.ebm_step import training_step
+from trainer.resume_check import apply_optimiser_overrides, train_fingerprint
 from evaluation.calibration import fit_calibration
 from evaluation.report import report_set
 from evaluation.results_card import build_card, dataset_entries, metrics_table, write_card
@@ -81,6 +82,7 @@ class Trainer:
             if self.is_main else {}
         self.eval_sets = trials.evaluation
         self.calibration_trials = trials.calibration
+        self.train_rows, self.train_fingerprint = len(trials.train), train_fingerprint(trials.train)
         parts = build_training_parts(args, trials.train, rank, world_size, device)
         self.detector, self.model, self.loader = parts.detector, parts.model, parts.loader
         self.optimizer, self.scheduler = parts.optimizer, parts.scheduler
@@ -114,6 +116,7 @@ class Trainer:
             'model': self.detector.state_dict(), 'optimizer': self.optimizer.state_dict(),
             'scheduler': self.scheduler.state_dict(), 'epoch': self.epoch, 'step_in_epoch': self.step_in_epoch,
             'global_step': self.global_step, 'records': self.records, 'rng': rng_states(),
+            'train_fingerprint': self.train_fingerprint, 'train_rows': self.train_rows,
             **self._model_card(self.records[-1] if self.records else None),
         }
 
@@ -144,6 +147,10 @@ class Trainer:
         load_model_state(self.detector, state, self.args, path, detector_keys(self.args))
         self.optimizer.load_state_dict(state['optimizer'])
         self.scheduler.load_state_dict(state['scheduler'])
+        applied = apply_optimiser_overrides(self.optimizer, self.scheduler, state.get('args') or {}, self.args)
+        if applied:
+            self.log(f"resume_override: {', '.join(f'{key}={self.args[key]}' for key in applied)} applied to the "
+                     f"restored optimiser and schedule (learning rate now {self.optimizer.param_groups[0]['lr']:.3g})")
         self.epoch, self.step_in_epoch = state['epoch'], state.get('step_in_epoch', 0)
         self.global_step, self.records = state.get('global_step', 0), state.get('records', [])
         restore_rng_states(state['rng'])

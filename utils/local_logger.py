@@ -1,7 +1,7 @@
 """Local experiment logger: everything a run produces, as plain files.
 
 Layout under `path_log/project/<tags joined by '_'>/name/`:
-    parameters.txt          one `key: value` line per parameter
+    parameters.txt          one `key: value` line per parameter (parameters_2.txt, ... per resume)
     metrics/<name>.txt      one `[step] name: value` line per call
     images/<name>.png       figures
     models/<name>.pt        state dicts (written atomically)
@@ -50,7 +50,13 @@ class LocalLogger:
             handle.write(line + '\n')
 
     def log_parameters(self, params: dict) -> None:
-        with open(os.path.join(self.root, 'parameters.txt'), 'w', encoding='utf-8') as handle:
+        """parameters.txt; each resumed segment of the run writes parameters_2.txt, _3, ...
+        beside it, so that no segment's configuration is overwritten."""
+        path, segment = os.path.join(self.root, 'parameters.txt'), 1
+        while os.path.exists(path):
+            segment += 1
+            path = os.path.join(self.root, f'parameters_{segment}.txt')
+        with open(path, 'w', encoding='utf-8') as handle:
             for key, value in params.items():
                 handle.write(f"{key}: {value!r}\n")
 

@@ -184,9 +184,13 @@ def read_protocol_file(path: str) -> List[Trial]:
         return _read_asvspoof5(path, None)
     if len(first) in (4, 5):
         return _read_2019(path, None)
-    if len(first) == 8:
-        return _read_2021(path, None, LA21_CONDITIONS, 'eval')
-    if len(first) >= 9:
-        return _read_2021(path, None, DF21_CONDITIONS, 'eval')
+    if len(first) >= 8:
+        trials = _read_2021(path, None, LA21_CONDITIONS if len(first) == 8 else DF21_CONDITIONS, 'eval')
+        if not trials:
+            subsets = sorted({fields[7] for _, fields in _rows(path, 8)})
+            raise ProtocolError(f"{path}: no 'eval' rows (the 8th column of a 2021 key): it holds only "
+                                f"{', '.join(repr(s) for s in subsets)} rows; the 2021 results are those of the "
+                                f"eval rows, and only they are scored")
+        return trials
     raise ProtocolError(f"{path}: {len(first)} columns; expected a 2019 LA (4-5), 2021 LA (8), ASVspoof 5 (10) or "
                         f"2021 DF (13) protocol, or an In-the-Wild meta.csv")

@@ -1,5 +1,6 @@
 """Reading score files and matching them to a protocol, with errors that say what is wrong."""
 import math
+import os
 from collections import Counter
 from typing import Dict, List, Tuple
 
@@ -43,9 +44,18 @@ def read_scores(path: str) -> Dict[str, float]:
     return scores
 
 
+def _stem(utt: str) -> str:
+    stem, extension = os.path.splitext(utt)
+    return stem if extension.lower() in ('.wav', '.flac') else utt
+
+
 def match_scores(trials: List[Trial], scores: Dict[str, float], path: str) -> Tuple[np.ndarray, List[Trial]]:
-    """Scores in protocol order; every trial needs a score and every score a trial."""
+    """Scores in protocol order; every trial needs a score and every score a trial. A score
+    keyed by a file name (`0.wav`, as In-the-Wild's meta.csv names its files) counts for
+    the trial of its stem."""
     protocol_ids = {trial.utt_id for trial in trials}
+    scores = {(_stem(utt) if utt not in protocol_ids and _stem(utt) in protocol_ids else utt): value
+              for utt, value in scores.items()}
     missing = [trial.utt_id for trial in trials if trial.utt_id not in scores]
     if missing:
         raise ScoreFileError(f"{path}: {len(missing)} of {len(trials)} protocol trials have no score, e.g. "

@@ -2,6 +2,7 @@
 command line, or a checkpoint) the way a user might, and asserts either the named
 error before any training starts (`main.main` exits 2 and says what and where) or the
 correct recovery. Interruptions (SIGINT, kill -9, then resume=auto) are at the end."""
+import json
 import os
 import shutil
 import signal
@@ -26,6 +27,7 @@ from tests.helpers import REPO, TINY, metric_steps, tiny_args
 
 LA19_EVAL = 'LA/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.eval.trl.txt'
 LA21 = 'keys/LA/CM/trial_metadata.txt'
+FIXTURE_AUDIO = os.path.join(REPO, 'tests', 'fixtures', 'asvspoof2019_la', 'LA_T_1272637.flac')
 
 
 @pytest.fixture
@@ -321,6 +323,78 @@ def test_a_nan_sample_is_named_in_training_evaluation_and_inference(corpus, tmp_
                       checkpoint)
     assert infer.main(['--checkpoint', checkpoint, broken]) == 1
     assert 'nan.wav holds 1 non-finite sample' in capsys.readouterr().err
+
+
+def _untrained_checkpoint(tmp_path):
+    from trainer.build import build_detector
+    args = get_args(TINY)[0]
+    checkpoint = str(tmp_path / 'model.pt')
+    atomic_torch_save({'model': build_detector(args).state_dict(), 'args': args, 'epoch': 1, 'threshold': 0.0},
+                      checkpoint)
+    return checkpoint
+
+
+def test_infer_names_a_missing_path_an_empty_folder_and_an_absent_gpu(tmp_path, capsys, monkeypatch):
+    from tools import infer
+    checkpoint = _untrained_checkpoint(tmp_path)
+    (tmp_path / 'notes').mkdir()
+    (tmp_path / 'notes' / 'readme.txt').write_text('no audio here')
+    cases = [([str(tmp_path / 'gone.flac')], f"{tmp_path / 'gone.flac'}: no such file or folder"),
+             ([str(tmp_path / 'notes')], f"{tmp_path / 'notes'}: the folder holds no audio file (.flac, .wav"),
+             ([FIXTURE_AUDIO, '--device', 'cuda'], '--device cuda: no CUDA GPU is visible'),
+             ([FIXTURE_AUDIO, '--device', 'gpu0'], '--device gpu0: not a device')]
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    for arguments, message in cases:
+        assert infer.main(['--checkpoint', checkpoint, *arguments]) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_infer_full_scores_a_long_file_in_batches_of_windows(tmp_path, capsys):
+    """--full over a 20 s file: the windows are scored --batch-size at a time, never all at
+    once, and their mean equals the one-batch mean."""
+    from tools import infer
+    from trainer.build import build_detector
+    checkpoint = _untrained_checkpoint(tmp_path)
+    long_file = str(tmp_path / 'long.wav')
+    sf.write(long_file, 0.1 * np.random.default_rng(1).standard_normal(20 * 16_000), 16_000)
+    detector = build_detector(get_args(TINY)[0])
+    detector.load_state_dict(load_checkpoint(checkpoint)['model'])
+    detector.eval()
+    from data.audio import read_audio
+    from data.views import crop_samples
+    args = get_args(TINY)[0]
+    crops = infer.windows(read_audio(long_file, 16_000), crop_samples(args['num_test_frames'], args['hop']), True)
+    sizes = []
+    original = detector.score
+    detector.score = lambda batch: sizes.append(len(batch)) or original(batch)
+    batched = infer.mean_score(detector, crops, 4, torch.device('cpu'))
+    with torch.no_grad():
+        whole = float(original(torch.from_numpy(crops).float()).double().mean())
+    assert len(crops) > 8 and max(sizes) == 4 and sum(sizes) == len(crops)
+    assert batched == pytest.approx(whole, abs=1e-6)
+    assert infer.main(['--checkpoint', checkpoint, '--full', '--batch-size', '4', '--json', long_file]) == 0
+    assert json.loads(capsys.readouterr().out)['results'][0]['score'] == pytest.approx(whole, abs=1e-5)
+
+
+def test_score_file_names_a_missing_output_folder_a_progress_only_key_and_reads_file_names(tmp_path, capsys):
+    from tools import score_file
+    protocol = tmp_path / 'key.txt'
+    protocol.write_text('LA_0009 LA_E_1 alaw ita_tx A07 spoof notrim progress\n'
+                        'LA_0009 LA_E_2 alaw ita_tx - bonafide notrim progress\n')
+    scores = tmp_path / 'scores.txt'
+    scores.write_text('LA_E_1 0.1\nLA_E_2 0.9\n')
+    assert score_file.main(['--protocol', str(protocol), '--scores', str(scores)]) == 1
+    assert "no 'eval' rows (the 8th column of a 2021 key): it holds only 'progress' rows" in capsys.readouterr().err
+    protocol.write_text(protocol.read_text().replace('progress', 'eval'))
+    out = tmp_path / 'missing' / 'breakdown.tsv'
+    assert score_file.main(['--protocol', str(protocol), '--scores', str(scores), '--tsv', str(out)]) == 1
+    assert f"--tsv {out}: the folder {tmp_path / 'missing'} does not exist" in capsys.readouterr().err
+    meta = tmp_path / 'meta.csv'
+    meta.write_text('file,speaker,label\n0.wav,A,spoof\n1.wav,A,bona-fide\n')
+    named = tmp_path / 'itw_scores.txt'
+    named.write_text('0.wav -1.0\n1.wav 2.0\n')
+    assert score_file.main(['--protocol', str(meta), '--scores', str(named), '--json']) == 0
+    assert json.loads(capsys.readouterr().out)['eer'] == 0.0
 
 
 def test_a_divergence_before_any_checkpoint_does_not_claim_one(demo_corpus, tmp_path, monkeypatch):

@@ -1,11 +1,12 @@
 """Score audio files with a trained checkpoint.
 
     python3 -m tools.infer --checkpoint C FILE_OR_DIR... [--full] [--json] [--threshold T] [--p-spoof P]
-                           [--decision eer|bayes] [--device cpu]
+                           [--decision eer|bayes] [--device cpu] [--batch-size 32]
 
 Any sample rate, mono or multi-channel (channels averaged). By default each file is
 scored on the test crop from its start (wrap-padded when shorter), as in evaluation;
-with --full, over sliding windows of that crop (half overlap), averaged. The decision
+with --full, over sliding windows of that crop (half overlap), averaged (scored
+--batch-size windows at a time, so a long file needs no more memory than a short one). The decision
 uses the threshold stored in the checkpoint (the EER threshold of its development
 scores, 2019 LA dev by default): score > threshold is bona fide; with --decision bayes,
 LLR > the Bayes threshold of the costs at --p-spoof (ASVspoof 5: C_miss 1, C_fa 10).
@@ -36,14 +37,25 @@ from trainer.checkpoint import CheckpointError, load_checkpoint
 AUDIO_EXTENSIONS = ('.flac', '.wav', '.mp3', '.ogg', '.opus', '.aiff', '.aif', '.au')
 
 
+class InputError(ValueError):
+    """An input path that is missing, or a folder without recognised audio files."""
+
+
 def audio_files(inputs: List[str]) -> List[str]:
+    """The files named, and the audio files (AUDIO_EXTENSIONS) under the folders named;
+    InputError naming a path that does not exist or a folder that holds none."""
     files = []
     for item in inputs:
         if os.path.isdir(item):
-            for folder, _, names in sorted(os.walk(item)):
-                files += [os.path.join(folder, n) for n in sorted(names) if n.lower().endswith(AUDIO_EXTENSIONS)]
-        else:
+            found = [os.path.join(folder, n) for folder, _, names in sorted(os.walk(item))
+                     for n in sorted(names) if n.lower().endswith(AUDIO_EXTENSIONS)]
+            if not found:
+                raise InputError(f"{item}: the folder holds no audio file ({', '.join(AUDIO_EXTENSIONS)})")
+            files += found
+        elif os.path.isfile(item):
             files.append(item)
+        else:
+            raise InputError(f"{item}: no such file or folder")
     return files
 
 
@@ -55,6 +67,32 @@ def windows(wave: np.ndarray, crop: int, full: bool) -> np.ndarray:
     if starts[-1] != len(wave) - crop:
         starts.append(len(wave) - crop)
     return np.stack([wave[s:s + crop] for s in starts])
+
+
+def checked_device(name: str) -> torch.device:
+    """torch.device(name), or InputError when it is not a device name or names a GPU that
+    is not there."""
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise InputError(f"--device {name}: not a device (cpu, cuda, cuda:1, ...)") from None
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        raise InputError(f"--device {name}: no CUDA GPU is visible to torch (torch.cuda.is_available() is False); "
+                         f"use --device cpu")
+    if device.type == 'cuda' and device.index is not None and device.index >= torch.cuda.device_count():
+        raise InputError(f"--device {name}: only {torch.cuda.device_count()} GPU(s) are visible")
+    return device
+
+
+@torch.no_grad()
+def mean_score(detector: torch.nn.Module, crops: np.ndarray, batch_size: int, device: torch.device) -> float:
+    """The mean score of (n, crop) windows, `batch_size` windows at a time (memory bounded by
+    the batch, not by the file's length)."""
+    total = 0.0
+    for start in range(0, len(crops), batch_size):
+        batch = torch.from_numpy(crops[start:start + batch_size]).float().to(device)
+        total += float(detector.score(batch).double().sum())
+    return total / len(crops)
 
 
 def main(argv=None) -> int:
@@ -70,10 +108,16 @@ def main(argv=None) -> int:
                         help="'eer': score > the stored EER threshold; 'bayes': calibrated LLR > the Bayes "
                              "threshold at --p-spoof (needs a calibration)")
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--batch-size', type=int, default=32,
+                        help='windows scored at once with --full (a long file is scored in such batches)')
     options = parser.parse_args(argv)
     try:
+        files = audio_files(options.inputs)
+        device = checked_device(options.device)
+        if options.batch_size < 1:
+            raise InputError(f"--batch-size {options.batch_size}: must be at least 1")
         state = load_checkpoint(options.checkpoint, required=('model', 'args'))
-    except CheckpointError as error:
+    except (CheckpointError, InputError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     args = {**get_args()[0], **state['args']}  # keys added since the checkpoint was written keep their defaults
@@ -90,13 +134,12 @@ def main(argv=None) -> int:
               f"average of checkpoints): give --threshold, or evaluate it with TEST=True checkpoint=...: "
               f"its folder's models/selected.pt carries the development threshold", file=sys.stderr)
         return 2
-    device = torch.device(options.device)
     detector = build_detector_for_checkpoint(args)
     detector.load_state_dict(state['model'])
     detector.to(device).eval()
     crop = crop_samples(args['num_test_frames'], args['hop'])
     results, failures = [], 0
-    for path in audio_files(options.inputs):
+    for path in files:
         try:
             wave = read_audio(path, args['sample_rate'], max_samples=None if options.full else crop)
         except AudioReadError as error:
@@ -104,9 +147,7 @@ def main(argv=None) -> int:
             print(f"error: {error}", file=sys.stderr)
             results.append({'path': path, 'error': str(error)})
             continue
-        with torch.no_grad():
-            batch = torch.from_numpy(windows(wave, crop, options.full)).float().to(device)
-            score = float(detector.score(batch).mean())
+        score = mean_score(detector, windows(wave, crop, options.full), options.batch_size, device)
         result = {'path': path, 'score': score, 'decision': 'bonafide' if score > threshold else 'spoof'}
         if calibration is not None:
             result['llr'] = float(calibration.llr(score))

@@ -36,6 +36,11 @@ def main(argv=None) -> int:
                         help='fit a score-to-LLR calibration on this development score file and protocol')
     parser.add_argument('--llr-out', help='with --calibrate-with: write the calibrated `utt_id llr` lines here')
     options = parser.parse_args(argv)
+    for flag, path in (('--tsv', options.tsv), ('--llr-out', options.llr_out)):
+        folder = os.path.dirname(os.path.abspath(path)) if path else None
+        if folder and not os.path.isdir(folder):
+            print(f"error: {flag} {path}: the folder {folder} does not exist", file=sys.stderr)
+            return 1
     try:
         calibration = LinearCalibration(1.0, 0.0)  # the scores are taken as LLRs, as the ASVspoof 5 package does
         if options.calibrate_with:

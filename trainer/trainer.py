@@ -82,7 +82,8 @@ class Trainer:
             if self.is_main else {}
         self.eval_sets = trials.evaluation
         self.calibration_trials = trials.calibration
-        self.train_rows, self.train_fingerprint = len(trials.train), train_fingerprint(trials.train)
+        train = trials.train or []                # TEST reads no training rows
+        self.train_rows, self.train_fingerprint = len(train), train_fingerprint(train) if train else None
         parts = build_training_parts(args, trials.train, rank, world_size, device)
         self.detector, self.model, self.loader = parts.detector, parts.model, parts.loader
         self.optimizer, self.scheduler = parts.optimizer, parts.scheduler

@@ -17,6 +17,7 @@ from data.validation import DatasetError
 from models.ssl_frontend import SSLCheckpointError
 from trainer.checkpoint import CheckpointError
 from trainer.launch import ProcessFailed, launch, preflight, resume_after_elastic_restart
+from utils.atomic import WriteFailed
 from utils.config import ConfigError
 from utils.run_lock import RunFolderInUse
 
@@ -43,7 +44,7 @@ def main(argv) -> int:
         return 2
     try:
         launch(args, trials)
-    except ProcessFailed as error:
+    except (ProcessFailed, WriteFailed) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

@@ -521,6 +521,42 @@ def test_each_resumed_segment_keeps_its_own_parameters_file(tmp_path):
         'batch_size: 16\n', 'batch_size: 8\n', 'batch_size: 4\n']
 
 
+def test_a_full_disk_is_named_and_the_previous_checkpoint_stays(tmp_path, monkeypatch):
+    import collections
+    import utils.atomic as atomic
+    path = str(tmp_path / 'models' / 'last.pt')
+    atomic_torch_save({'epoch': 1}, path)
+
+    def fill_the_disk(obj, target):
+        with open(target, 'wb') as handle:
+            handle.write(b'PK half')
+        raise RuntimeError('[enforce fail at inline_container.cc:626] . PytorchStreamWriter failed writing file '
+                           'data/3: file write failed')
+
+    monkeypatch.setattr(torch, 'save', fill_the_disk)
+    monkeypatch.setattr(atomic.shutil, 'disk_usage', lambda folder: collections.namedtuple(
+        'usage', 'total used free')(10 * 2 ** 30, 10 * 2 ** 30 - 2 ** 20, 2 ** 20))
+    with pytest.raises(atomic.WriteFailed) as failure:
+        atomic_torch_save({'epoch': 2}, path)
+    message = str(failure.value)
+    assert f"{path} could not be written: the disk is full (1 MiB free" in message
+    assert 'PytorchStreamWriter failed writing file' in message and 'the previous last.pt is intact' in message
+    monkeypatch.undo()
+    assert torch.load(path)['epoch'] == 1
+    assert os.listdir(tmp_path / 'models') == ['last.pt']
+
+
+def test_temporaries_of_killed_processes_are_removed_and_a_live_ones_kept(tmp_path):
+    from utils.atomic import remove_stale_temporaries
+    finished = subprocess.Popen([sys.executable, '-c', 'pass'])
+    finished.wait()
+    stale, live = tmp_path / f'last.tmp{finished.pid}.pt', tmp_path / f'last.tmp{os.getpid()}.pt'
+    for path in (stale, live, tmp_path / 'last.pt', tmp_path / 'epoch_1.pt'):
+        path.write_bytes(b'x')
+    assert remove_stale_temporaries(str(tmp_path)) == [str(stale)]
+    assert sorted(os.listdir(tmp_path)) == sorted(['epoch_1.pt', 'last.pt', live.name])
+
+
 @pytest.mark.slow
 def test_sigint_finishes_the_step_saves_and_exits_cleanly(demo_corpus, tmp_path):
     repo = REPO

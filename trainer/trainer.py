@@ -30,6 +30,7 @@ from evaluation.results_card import build_card, dataset_entries, metrics_table, 
 from evaluation.selection import bayes_threshold, metrics_of, oracle_minima, selected_record
 from trainer.scoring import score_trials
 from utils.experiment_logger import ExperimentLogger, build_logger
+from utils.atomic import remove_stale_temporaries
 from utils.config import defaults
 from utils.run_folder import run_dir
 from utils.run_lock import RunLock
@@ -77,6 +78,9 @@ class Trainer:
             if args['TEST']:
                 self.log(f"evaluation-only run: writing to {self.run_dir} (nothing is written beside the checkpoint)")
             self.logger = build_logger(args, root=self.run_dir)
+            for folder in ('models', 'metrics', '.'):
+                for path in remove_stale_temporaries(os.path.join(self.run_dir, folder)):
+                    self.log(f"removed {path}: half written by a process that was killed")
         trials = trials if trials is not None else run_trials(args, self.log)
         self.datasets = dataset_entries(protocol_paths(args), trials.by_name(args['calibration_set'])) \
             if self.is_main else {}

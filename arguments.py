@@ -24,6 +24,7 @@ SYSTEM = {
     'path_log'          : ('/results', Text()),             # root folder of the local logger
     'neptune_user'      : ('', Text(optional=True)),        # Neptune workspace; '' reads NEPTUNE_PROJECT or disables Neptune
     'neptune_token'     : ('', Text(optional=True)),        # Neptune API token; '' reads NEPTUNE_API_TOKEN
+    'neptune_timeout'   : (10.0, Number('positive')),       # seconds to wait for Neptune to start a run, then go on without it
 
     # datasets (set a test path to None to skip that set)
     'path_19LA'         : ('/data/ASVspoof2019', Text(optional=True)),          # ASVspoof 2019 root (holds LA/)
@@ -33,6 +34,7 @@ SYSTEM = {
     'path_ITW'          : (None, Text(optional=True)),      # In-the-Wild release folder (meta.csv, *.wav); None skips it
     'path_ASV5'         : (None, Text(optional=True)),      # ASVspoof 5 root (ASVspoof5_protocols/, flac_D/, flac_E_eval/)
     'calibration_set'   : ('19LA_dev', Choice('19LA_dev', None)),  # dev set the score-to-LLR calibration is fitted on; None: none
+    'preflight_decode'  : (False, Bool()),                  # the pre-flight decodes every audio file whole, not only its header
 
     # processes
     'num_workers'       : (4, Int(0)),                      # data-loader workers per process

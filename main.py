@@ -51,4 +51,9 @@ def main(argv) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:  # Ctrl-C before training installed its handler (or after it finished)
+        print("\ninterrupted before training started or after it ended; a run's checkpoints are as they were",
+              file=sys.stderr)
+        sys.exit(130)

@@ -45,13 +45,13 @@ def training_trials(args: dict, log: Callable[[str], None] = print) -> List[Tria
     trials = read_asvspoof2019(root, 'train')
     check_trials('19LA train', trials, protocol_2019_path(root, 'train'))
     check_audio('19LA train', trials, '19LA')
-    check_readable('19LA train', trials)
+    check_readable('19LA train', trials, args.get('preflight_decode', False))
     log(summary('19LA train', trials))
     folder = os.path.join(root, LA19_VOCODED)
     if args['use_vocoder_copies'] and os.path.isdir(folder):
         copies = vocoded_copies(root, trials)
         check_audio('19LA train HiFi-GAN copies', copies, '19LA')
-        check_readable('19LA train HiFi-GAN copies', copies)
+        check_readable('19LA train HiFi-GAN copies', copies, args.get('preflight_decode', False))
         log(summary('19LA train HiFi-GAN copies', copies))
         trials = trials + copies
     elif args['use_vocoder_copies']:
@@ -60,21 +60,21 @@ def training_trials(args: dict, log: Callable[[str], None] = print) -> List[Tria
     return trials
 
 
-def _read_set(spec: EvalSet, root: str, log: Callable[[str], None]) -> List[Trial]:
+def _read_set(spec: EvalSet, root: str, log: Callable[[str], None], decode: bool = False) -> List[Trial]:
     name = spec.title
     check_root(spec.layout, root, spec.key)
     check_protocol(spec.layout, spec.protocol(root))
     trials = spec.read(root)
     check_trials(name, trials, spec.protocol(root))
     check_audio(name, trials, spec.layout)
-    check_readable(name, trials)
+    check_readable(name, trials, decode)
     log(summary(name, trials))
     return trials
 
 
 def evaluation_trials(args: dict, log: Callable[[str], None] = print) -> Dict[str, List[Trial]]:
     """{'19LA': ..., '21LA': ..., ...} for every set whose root is not None."""
-    return {name: _read_set(spec, args[spec.key], log)
+    return {name: _read_set(spec, args[spec.key], log, args.get('preflight_decode', False))
             for name, spec in EVAL_SETS.items() if args[spec.key] is not None}
 
 
@@ -84,7 +84,7 @@ def calibration_trials(args: dict, log: Callable[[str], None] = print) -> Option
     if name is None:
         return None
     spec = CALIBRATION_SETS[name]
-    return _read_set(spec, args[spec.key], log)
+    return _read_set(spec, args[spec.key], log, args.get('preflight_decode', False))
 
 
 def protocol_paths(args: dict) -> Dict[str, str]:

@@ -7,6 +7,7 @@ from typing import Dict, List, Optional, Tuple
 import soundfile as sf
 from tqdm import tqdm
 
+from data.audio import read_audio
 from data.protocol import Trial
 
 LAYOUTS = {
@@ -120,20 +121,36 @@ def default_header_workers() -> int:
     return min(32, 2 * (os.cpu_count() or 1))
 
 
+def _decode_problem(path: str) -> Optional[str]:
+    """None when the whole file decodes to finite samples (a header can be valid over a
+    corrupt body)."""
+    problem = _header_problem(path)
+    if problem is not None:
+        return problem
+    try:
+        read_audio(path, 16000)
+    except Exception as error:  # AudioReadError, libsndfile's and PyAV's errors
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
 def unreadable_audio(trials: List[Trial], name: str = 'audio', workers: Optional[int] = None,
-                     progress: bool = True) -> List[Tuple[str, str]]:
-    """(path, problem) for every trial whose file header cannot be read, checked in
-    `workers` threads (default_header_workers() by default) with a progress bar."""
+                     progress: bool = True, decode: bool = False) -> List[Tuple[str, str]]:
+    """(path, problem) for every trial whose file header cannot be read (with `decode`, whose
+    whole file cannot be decoded: preflight_decode), checked in `workers` threads
+    (default_header_workers() by default) with a progress bar."""
     workers = workers or default_header_workers()
     paths = sorted({trial.path for trial in trials})
+    check, what = (_decode_problem, 'decoding') if decode else (_header_problem, 'checking')
     with ThreadPoolExecutor(workers) as pool:
-        problems = list(tqdm(pool.map(_header_problem, paths, chunksize=256), total=len(paths), leave=False,
-                             desc=f"checking {name} headers", disable=not progress, dynamic_ncols=True))
+        problems = list(tqdm(pool.map(check, paths, chunksize=16 if decode else 256), total=len(paths),
+                             leave=False, desc=f"{what} {name} {'audio' if decode else 'headers'}",
+                             disable=not progress, dynamic_ncols=True))
     return [(path, problem) for path, problem in zip(paths, problems) if problem is not None]
 
 
-def check_readable(name: str, trials: List[Trial]) -> None:
-    bad = unreadable_audio(trials, name)
+def check_readable(name: str, trials: List[Trial], decode: bool = False) -> None:
+    bad = unreadable_audio(trials, name, decode=decode)
     if bad:
         listed = '\n    '.join(f"{path}: {problem}" for path, problem in bad)
         raise DatasetError(f"{name}: {len(bad):,} of {len(trials):,} audio files cannot be read:\n    {listed}")

@@ -108,6 +108,14 @@ def _corrupt_audio(corpus, tmp_path):
     return [], ['cannot be read', path]
 
 
+def _corrupt_body_with_preflight_decode(corpus, tmp_path):
+    path, _ = _first_eval_audio(corpus)
+    data = bytearray(open(path, 'rb').read())
+    data[len(data) // 2:] = os.urandom(len(data) - len(data) // 2)   # a valid header over a corrupt body
+    open(path, 'wb').write(bytes(data))
+    return ['preflight_decode=True'], ['19LA eval', '1 of 210 audio files cannot be read', path]
+
+
 def _no_frames(corpus, tmp_path):
     path, _ = _first_eval_audio(corpus)
     sf.write(path, np.zeros(0), 16000, format='WAV')  # a valid header announcing no samples
@@ -250,7 +258,8 @@ def _resume_override_of_no_key(corpus, tmp_path):
 
 
 CASES = [_missing_root, _missing_protocol, _missing_audio, _malformed_row, _duplicate_rows, _one_class,
-         _empty_protocol, _latin1_protocol, _empty_audio, _corrupt_audio, _no_frames, _bad_type, _unknown_key, _impossible_value,
+         _empty_protocol, _latin1_protocol, _empty_audio, _corrupt_audio, _corrupt_body_with_preflight_decode,
+         _no_frames, _bad_type, _unknown_key, _impossible_value,
          _infinite_lr, _seed_past_numpy, _empty_name, _batch_split_over_processes, _one_bona_fide_row_per_process,
          _too_short_test_crop, _path_log_is_a_file, _path_log_under_proc,
          _corrupt_test_checkpoint, _missing_resume_checkpoint, _truncated_resume_checkpoint,
@@ -557,6 +566,20 @@ def test_temporaries_of_killed_processes_are_removed_and_a_live_ones_kept(tmp_pa
     assert sorted(os.listdir(tmp_path)) == sorted(['epoch_1.pt', 'last.pt', live.name])
 
 
+def test_a_silent_neptune_server_delays_the_start_by_neptune_timeout_only(tmp_path, monkeypatch, capsys):
+    import neptune
+    import utils.experiment_logger as module
+    from utils.local_logger import LocalLogger
+    monkeypatch.setattr(neptune, 'init_run', lambda **keywords: time.sleep(30))
+    args = get_args([f'path_log={tmp_path}', 'neptune_user=me', 'neptune_token=tok', 'neptune_timeout=0.5'])[0]
+    started = time.monotonic()
+    logger = module.build_logger(args)
+    assert time.monotonic() - started < 5
+    assert [type(each) for each in logger.loggers] == [LocalLogger]
+    error = capsys.readouterr().err
+    assert 'no answer within neptune_timeout=0.5 s' in error and 'continuing with the local logger' in error
+
+
 @pytest.mark.slow
 def test_sigint_finishes_the_step_saves_and_exits_cleanly(demo_corpus, tmp_path):
     repo = REPO
@@ -575,6 +598,46 @@ def test_sigint_finishes_the_step_saves_and_exits_cleanly(demo_corpus, tmp_path)
     state = load_checkpoint(str(tmp_path / 'P' / 't' / 'signal' / 'models' / 'last.pt'))
     steps = len(losses.read_text().splitlines())
     assert state['global_step'] == steps and 0 < steps < 3 * 20
+
+
+@pytest.mark.slow
+def test_sigterm_during_an_evaluation_stops_between_batches_and_resume_redoes_it(demo_corpus, tiny_run, tmp_path,
+                                                                                 monkeypatch, capsys):
+    """SIGTERM in the 2nd set of epoch 1's evaluation: the run stops after the current batch
+    (no further set, no further step) with last.pt holding epoch 1; resume=auto evaluates
+    epoch 1 again, each metric once, with the scores of the uninterrupted run (tiny_run)."""
+    import trainer.trainer as module
+    original, batches = module.score_trials, []
+
+    def sigterm_in_the_second_set(*arguments, should_stop, **keywords):
+        def stop():
+            batches.append(keywords.get('desc', arguments[6] if len(arguments) > 6 else ''))
+            if len(batches) == 12:          # the dev set has 10 batches of 16; this is 19LA's 2nd
+                os.kill(os.getpid(), signal.SIGTERM)
+            return should_stop()
+        return original(*arguments, should_stop=stop, **keywords)
+
+    monkeypatch.setattr(module, 'score_trials', sigterm_in_the_second_set)
+    args = tiny_args(demo_corpus, tmp_path, 'name=stop', 'epoch=1', 'path_21DF=None')
+    stopped = Trainer(args)
+    stopped.run()
+    output = capsys.readouterr().out
+    assert 'stopped during the evaluation of epoch 1 (eval 19LA)' in output and len(batches) == 12
+    state = load_checkpoint(os.path.join(stopped.run_dir, 'models', 'last.pt'))
+    assert state['epoch'] == 1 and state['records'] == [] and state['step_in_epoch'] == 0
+    assert not os.path.exists(os.path.join(stopped.run_dir, 'models', 'epoch_1.pt'))
+    monkeypatch.setattr(module, 'score_trials', original)
+    resumed = Trainer({**args, 'resume': 'auto'})
+    resumed.run()
+    assert 'the evaluation of epoch 1 did not complete: evaluating it now' in capsys.readouterr().out
+    run_dir = resumed.run_dir
+    for name in ('eval_19LA_dev_eer.txt', 'eval_19LA_eer.txt', 'eval_21LA_eer.txt', 'eval_calibration_scale.txt'):
+        assert metric_steps(run_dir, name) == [1], name
+    assert os.path.isfile(os.path.join(run_dir, 'models', 'epoch_1.pt'))
+    for name in ('19LA', '21LA'):
+        expected = np.loadtxt(os.path.join(tiny_run, 'scores', f'{name}_epoch1.txt'), usecols=1)
+        redone = np.loadtxt(os.path.join(run_dir, 'scores', f'{name}_epoch1.txt'), usecols=1)
+        assert np.allclose(redone, expected, rtol=0, atol=2e-6)
 
 
 @pytest.mark.slow

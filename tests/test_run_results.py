@@ -24,7 +24,8 @@ SEPARATION = {'19LA_dev': [3.0, 0.5, 1.0], '19LA': [0.5, 3.0, 1.0], '21LA': [1.0
 
 
 def constructed_scores(calls):
-    def score_trials(model, trials, crop, batch_size, device, num_workers=0, desc='', sample_rate=16000):
+    def score_trials(model, trials, crop, batch_size, device, num_workers=0, desc='', sample_rate=16000,
+                     should_stop=None):
         name = desc.split()[-1]
         call = calls.setdefault(name, 0)
         calls[name] += 1

@@ -16,11 +16,12 @@ from utils.config import ConfigError
 # training trajectory; with 'train_protocol' (the training rows' fingerprint) every other
 # difference is refused unless named in resume_override
 RESUMABLE = frozenset({
-    'project', 'name', 'tags', 'description', 'path_log', 'neptune_user', 'neptune_token', 'path_19LA',
-    'path_21LA', 'path_21DF', 'path_ITW', 'path_ASV5', 'calibration_set', 'num_workers', 'pin_memory',
-    'prefetch_factor', 'persistent_workers', 'codec_cache', 'compile', 'compile_backend', 'usable_gpu',
-    'collective_timeout', 'TEST', 'checkpoint', 'resume', 'resume_override', 'epoch', 'eval_from_epoch',
-    'eval_every', 'select_on', 'average_last', 'num_test_frames', 'ssl_checkpoint', 'aasist_checkpoint'})
+    'project', 'name', 'tags', 'description', 'path_log', 'neptune_user', 'neptune_token', 'neptune_timeout',
+    'path_19LA', 'path_21LA', 'path_21DF', 'path_ITW', 'path_ASV5', 'calibration_set', 'preflight_decode',
+    'num_workers', 'pin_memory', 'prefetch_factor', 'persistent_workers', 'codec_cache', 'compile',
+    'compile_backend', 'usable_gpu', 'collective_timeout', 'TEST', 'checkpoint', 'resume', 'resume_override',
+    'epoch', 'eval_from_epoch', 'eval_every', 'select_on', 'average_last', 'num_test_frames', 'ssl_checkpoint',
+    'aasist_checkpoint'})
 TRAIN_PROTOCOL = 'train_protocol'
 OPTIMISER_KEYS = ('lr', 'lr_min', 'weight_decay', 'T_0', 'T_mult')
 

@@ -1,5 +1,5 @@
 """Scoring an evaluation set on every rank, gathered in trial order."""
-from typing import List
+from typing import Callable, List, Optional
 
 import numpy as np
 import torch
@@ -12,11 +12,18 @@ from data.protocol import Trial
 from trainer.distributed import is_distributed, unwrap
 
 
+class EvaluationStopped(Exception):
+    """A stop was requested (Ctrl-C, SIGTERM) between two evaluation batches."""
+
+
 @torch.no_grad()
 def score_trials(model: torch.nn.Module, trials: List[Trial], crop: int, batch_size: int, device: torch.device,
-                 num_workers: int = 0, desc: str = 'scoring', sample_rate: int = 16000) -> np.ndarray:
+                 num_workers: int = 0, desc: str = 'scoring', sample_rate: int = 16000,
+                 should_stop: Optional[Callable[[], bool]] = None) -> np.ndarray:
     """One score per trial, in trial order, gathered from all ranks (the padding
-    duplicates of DistributedSampler are dropped); audio read at `sample_rate`."""
+    duplicates of DistributedSampler are dropped); audio read at `sample_rate`.
+    should_stop() is asked after each batch (on every rank, so it may hold a collective);
+    True raises EvaluationStopped."""
     detector = unwrap(model)
     detector.eval()
     dataset = EvalDataset(trials, crop, sample_rate)
@@ -28,6 +35,8 @@ def score_trials(model: torch.nn.Module, trials: List[Trial], crop: int, batch_s
     local = []
     for wave, _, _, _ in tqdm(loader, desc=desc, disable=rank != 0, leave=False):
         local.append(detector.score(wave.to(device)).float())
+        if should_stop is not None and should_stop():
+            raise EvaluationStopped(desc)
     local = torch.cat(local) if local else torch.zeros(0, device=device)
     index_tensor = torch.tensor(indices, dtype=torch.long, device=local.device)
     if world > 1:

@@ -28,7 +28,7 @@ from evaluation.calibration import fit_calibration
 from evaluation.report import report_set
 from evaluation.results_card import build_card, dataset_entries, metrics_table, write_card
 from evaluation.selection import bayes_threshold, metrics_of, oracle_minima, selected_record
-from trainer.scoring import score_trials
+from trainer.scoring import EvaluationStopped, score_trials
 from utils.experiment_logger import ExperimentLogger, build_logger
 from utils.atomic import remove_stale_temporaries
 from utils.config import defaults
@@ -184,7 +184,8 @@ class Trainer:
     def _score(self, trials, name: str) -> np.ndarray:
         crop = crop_samples(self.args['num_test_frames'], self.args['hop'])
         return score_trials(self.model, trials, crop, self.args['batch_size'], self.device, self.args['num_workers'],
-                            f"eval {name}", self.args['sample_rate'])
+                            f"eval {name}", self.args['sample_rate'],
+                            should_stop=lambda: self._agree(self.stop_requested)[0])
 
     def _evaluate(self, epoch: int, label: Optional[str]) -> Optional[dict]:
         broadcast_buffers(self.model)
@@ -258,7 +259,7 @@ class Trainer:
     def _install_signal_handlers(self) -> None:
         def request_stop(signum, frame):
             self.stop_requested = True
-            self.log(f"\nsignal {signum}: finishing the current step, then saving and exiting")
+            self.log(f"\nsignal {signum}: finishing the current step or evaluation batch, then saving and exiting")
         self.previous_handlers = {number: signal.signal(number, request_stop)
                                   for number in (signal.SIGINT, signal.SIGTERM)}
 
@@ -339,12 +340,16 @@ class Trainer:
             holder = [resume]
             dist.broadcast_object_list(holder, 0)
             resume = holder[0]
+        pending = False
         if resume:
             self.resume(resume)
+            pending = self.evaluation_pending
             if self.is_main:
-                # a run killed after its last checkpoint logged steps that are now replayed
+                # a run killed after its last checkpoint logged steps that are now replayed, and
+                # the metrics of an evaluation that did not complete are logged again when it is redone
                 self.logger.truncate_metrics(
-                    lambda name: self.global_step if name in STEP_METRICS else self.epoch)
+                    lambda name: self.global_step if name in STEP_METRICS
+                    else self.epoch - 1 if pending and name.startswith('eval') else self.epoch)
         if self.is_main:
             if self.args['eval_from_epoch'] > self.args['epoch']:
                 self.log(f"warning: epoch={self.args['epoch']} ends before eval_from_epoch="
@@ -354,6 +359,10 @@ class Trainer:
             # a token typed into arguments.py is a default there, overridden or not
             self.logger.copy_source(REPO, secret_values(self.args, defaults(SYSTEM)))
         self._install_signal_handlers()
+        if pending:
+            self.log(f"the evaluation of epoch {self.epoch} did not complete: evaluating it now")
+            if not self.evaluate_and_save(self.epoch):
+                return
         while self.epoch < self.args['epoch']:
             epoch = self.epoch + 1
             finished = self.train_epoch(epoch)
@@ -367,17 +376,43 @@ class Trainer:
             self.logger.log_metric('train/lr', self.optimizer.param_groups[0]['lr'], epoch)
             broadcast_buffers(self.model)
             self.save_last()  # before evaluating: a failed evaluation keeps the epoch just trained
-            if self.should_evaluate(epoch):
-                self.evaluate_epoch(epoch)
-                self.save_last()  # again, with the evaluation's record and the decision threshold
-        self.finish()
+            if self.should_evaluate(epoch) and not self.evaluate_and_save(epoch):
+                return
+        try:
+            self.finish()
+        except EvaluationStopped:
+            self.log("stopped during the final evaluation; resume=auto runs it again")
+
+    @property
+    def evaluation_pending(self) -> bool:
+        """A resumed run whose last epoch was due an evaluation that did not complete (a stop
+        or a failure during it: its checkpoint was written before evaluating)."""
+        return (self.step_in_epoch == 0 and self.epoch >= 1 and self.should_evaluate(self.epoch)
+                and not any(record['epoch'] == self.epoch for record in self.records))
+
+    def evaluate_and_save(self, epoch: int) -> bool:
+        """Evaluate `epoch` and save last.pt with its record; False when a stop came between two
+        evaluation batches (last.pt then holds the epoch without it, and resume=auto redoes it)."""
+        try:
+            self.evaluate_epoch(epoch)
+        except EvaluationStopped as stopped:
+            self.log(f"stopped during the evaluation of epoch {epoch} ({stopped}); models/last.pt holds the epoch, "
+                     f"resume=auto evaluates it again and continues")
+            return False
+        self.save_last()  # with the evaluation's record and the decision threshold
+        return True
 
     def test(self) -> None:
         state = load_checkpoint(self.args['checkpoint'])
         load_model_state(self.detector, state, self.args, self.args['checkpoint'], detector_keys(self.args))
         epoch = state.get('epoch', 0)
         self.log(f"evaluating {self.args['checkpoint']} (epoch {epoch})")
-        self.evaluate_epoch(epoch)
+        self._install_signal_handlers()
+        try:
+            self.evaluate_epoch(epoch)
+        except EvaluationStopped as stopped:
+            self.log(f"stopped during the evaluation ({stopped})")
+            return
         self.finish(self.args['checkpoint'])
 
     def finish(self, checkpoint: Optional[str] = None) -> None:

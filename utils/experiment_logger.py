@@ -57,7 +57,8 @@ def build_logger(args: dict, neptune_mode: str = 'async', root: Optional[str] = 
     if project_path:
         try:
             loggers.append(NeptuneLogger(project_path, token, args['name'], args['tags'],
-                                         args['description'], mode=neptune_mode))
+                                         args['description'], mode=neptune_mode,
+                                         timeout_s=args.get('neptune_timeout', 10.0)))
         except Exception as error:  # bad token, no network, missing project
             print(f"[neptune] could not start a run for {project_path!r}: {error!r}; "
                   f"continuing with the local logger at {root}", file=sys.stderr)

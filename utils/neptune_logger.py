@@ -5,6 +5,7 @@ the logger turns itself off; the local logger keeps everything.
 """
 import os
 import sys
+import threading
 from typing import Optional, Sequence
 
 
@@ -20,13 +21,41 @@ def neptune_credentials(user: str, token: str, project: str):
     return project_path, token
 
 
+class NeptuneTimeout(TimeoutError):
+    """Neptune did not start a run within the time allowed."""
+
+
 class NeptuneLogger:
     def __init__(self, project_path: str, api_token: Optional[str], name: str, tags: Sequence[str],
-                 description: str = '', mode: str = 'async'):
+                 description: str = '', mode: str = 'async', timeout_s: float = 10.0):
+        """Starts the run in a thread and waits at most `timeout_s` (neptune_timeout) for it:
+        an unreachable server would otherwise hold the start of training for a minute or
+        more. A run that starts after the wait is stopped at once."""
         import neptune
-        self.run = neptune.init_run(project=project_path, api_token=api_token, name=name, tags=list(tags),
-                                    description=description, mode=mode, capture_hardware_metrics=False,
-                                    capture_stdout=False, capture_stderr=False, source_files=[])
+        started: dict = {}
+        gave_up = threading.Event()
+
+        def start() -> None:
+            try:
+                run = neptune.init_run(project=project_path, api_token=api_token, name=name, tags=list(tags),
+                                       description=description, mode=mode, capture_hardware_metrics=False,
+                                       capture_stdout=False, capture_stderr=False, source_files=[])
+            except Exception as error:  # bad token, no network, missing project
+                started['error'] = error
+                return
+            if gave_up.is_set():
+                run.stop()
+            started['run'] = run
+
+        thread = threading.Thread(target=start, name='neptune-start', daemon=True)
+        thread.start()
+        thread.join(timeout_s)
+        if thread.is_alive():
+            gave_up.set()
+            raise NeptuneTimeout(f"no answer within neptune_timeout={timeout_s:g} s")
+        if 'error' in started:
+            raise started['error']
+        self.run = started['run']
         self.enabled = True
 
     def _safely(self, action) -> None:

@@ -1,10 +1,10 @@
 """Soak: a run stopped again and again (SIGINT, SIGKILL) and resumed ends as an uninterrupted one.
 
-    python3 -m benchmarks.soak [--epochs 200] [--seed 0] [--folder /tmp/ebm_soak] [--max-wait 12]
+    python3 -m benchmarks.soak [--epochs 200] [--seed 0] [--folder /tmp/ebm_soak] [--min-wait 3] [--max-wait 15]
 
 Trains the demo corpus with a small model (short epochs: 20 steps, 19LA dev and eval every
 `--eval-every` epochs) twice: once uninterrupted (the reference), once as a chain of
-`main.py ... resume=auto` processes, each stopped after a random 1 to `--max-wait` seconds
+`main.py ... resume=auto` processes, each stopped after a random `--min-wait` to `--max-wait` seconds
 by SIGINT or SIGKILL (random), until one finishes by itself. Then checks that every metric
 step of the chain is logged once and equals the reference's steps, that every checkpoint
 loads, and that the final parameters equal the reference's (1e-6); prints the counts and
@@ -55,7 +55,8 @@ def main() -> int:
     parser.add_argument('--epochs', type=int, default=200)
     parser.add_argument('--eval-every', type=int, default=10)
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--max-wait', type=float, default=12.0, help='longest run of one process before its stop, s')
+    parser.add_argument('--min-wait', type=float, default=3.0, help='shortest run of one process before its stop, s')
+    parser.add_argument('--max-wait', type=float, default=15.0, help='longest run of one process before its stop, s')
     parser.add_argument('--folder', default='/tmp/ebm_soak')
     options = parser.parse_args()
     corpus_paths = [item for item in demo_overrides(DEMO_CACHE) if item.startswith('path_19LA=')]
@@ -76,7 +77,7 @@ def main() -> int:
         process = subprocess.Popen(_command(corpus_paths, folder, 'soak', options, True), cwd=REPO,
                                    env=_environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
-            output, _ = process.communicate(timeout=float(rng.uniform(1.0, options.max_wait)))
+            output, _ = process.communicate(timeout=float(rng.uniform(options.min_wait, options.max_wait)))
         except subprocess.TimeoutExpired:
             kind = signal.SIGINT if rng.random() < 0.5 else signal.SIGKILL
             counts[kind.name] += 1
@@ -84,7 +85,7 @@ def main() -> int:
             output, _ = process.communicate(timeout=600)
         counts['stopped during an evaluation'] += 'stopped during the evaluation' in output
         counts['evaluations redone on resume'] += 'did not complete: evaluating it now' in output
-        if process.returncode not in (0, 130, -signal.SIGKILL):
+        if process.returncode not in (0, 130, -signal.SIGINT, -signal.SIGKILL):   # 130, -2: before training
             print(output[-3000:])
             print(f"process {counts['processes']} exited with {process.returncode}")
             return 1

@@ -7,6 +7,8 @@ from typing import Any, Callable, List
 
 import torch
 
+from utils.run_lock import process_alive
+
 
 class WriteFailed(OSError):
     """A file could not be written (often: the disk is full); the previous one is intact."""
@@ -52,20 +54,10 @@ def remove_stale_temporaries(folder: str) -> List[str]:
     removed = []
     for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
         match = _TEMPORARY.fullmatch(name)
-        if match and not _alive(int(match.group(1))):
+        if match and not process_alive(int(match.group(1))):
             os.remove(os.path.join(folder, name))
             removed.append(os.path.join(folder, name))
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:     # another user's process
-        return True
-    return True
 
 
 def atomic_text(path: str, text: str) -> None:

@@ -20,7 +20,8 @@ def _start_time(pid: int) -> Optional[str]:
         return None
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs (another user's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -59,7 +60,7 @@ class RunLock:
             return None
         if host != socket.gethostname():
             return pid, host  # cannot be checked from here: assume it runs
-        if not _alive(pid) or (start and _start_time(pid) not in (None, start)):
+        if not process_alive(pid) or (start and _start_time(pid) not in (None, start)):
             return None
         return pid, host
 

@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -570,7 +571,8 @@ def test_a_silent_neptune_server_delays_the_start_by_neptune_timeout_only(tmp_pa
     import neptune
     import utils.experiment_logger as module
     from utils.local_logger import LocalLogger
-    monkeypatch.setattr(neptune, 'init_run', lambda **keywords: time.sleep(30))
+    silent = threading.Event()                                      # a server that never answers
+    monkeypatch.setattr(neptune, 'init_run', lambda **keywords: silent.wait())
     args = get_args([f'path_log={tmp_path}', 'neptune_user=me', 'neptune_token=tok', 'neptune_timeout=0.5'])[0]
     started = time.monotonic()
     logger = module.build_logger(args)

@@ -28,17 +28,33 @@ def _torchrun(options, overrides):
     environment = {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONUNBUFFERED': '1'}
     return subprocess.Popen([sys.executable, '-m', 'torch.distributed.run', *options, os.path.join(REPO, 'main.py'),
                              *overrides], cwd=REPO, env=environment, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def _without_progress_bars(output: str) -> str:
+    lines = [line for line in output.replace('\r', '\n').splitlines() if line.strip() and 'it/s' not in line]
+    return '\n'.join(lines[-80:])
 
 
 def _finish(process, timeout=240):
-    output, _ = process.communicate(timeout=timeout)
-    assert process.returncode == 0, output
+    """The output of a torchrun command that must succeed within `timeout`; past it, the
+    agent and its workers are killed (none left to load the rest of the suite) and the
+    failure shows what they printed, progress bars left out."""
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        for worker in _workers_of(process.pid):      # each in its own session under torchrun
+            os.kill(worker, signal.SIGKILL)
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        pytest.fail(f"torchrun did not finish within {timeout} s:\n{_without_progress_bars(output)}")
+    assert process.returncode == 0, _without_progress_bars(output)
     return output
 
 
-def _worker_of_rank(agent_pid, rank):
-    """The pid of the worker process with RANK=rank among the torchrun agent's children."""
+def _workers_of(agent_pid):
+    """{pid: environment entries} of the torchrun agent's child processes."""
+    workers = {}
     for entry in os.listdir('/proc'):
         if not entry.isdigit():
             continue
@@ -49,9 +65,15 @@ def _worker_of_rank(agent_pid, rank):
                 environment = handle.read().split(b'\0')
         except OSError:
             continue
-        if parent == agent_pid and f'RANK={rank}'.encode() in environment:
-            return int(entry)
-    return None
+        if parent == agent_pid:
+            workers[int(entry)] = environment
+    return workers
+
+
+def _worker_of_rank(agent_pid, rank):
+    """The pid of the worker process with RANK=rank among the torchrun agent's children."""
+    return next((pid for pid, environment in _workers_of(agent_pid).items()
+                 if f'RANK={rank}'.encode() in environment), None)
 
 
 def _parameters(run_dir):
@@ -77,7 +99,7 @@ def test_two_nodes_train_one_run_and_an_elastic_restart_resumes_it_exactly(demo_
     losses = tags / 'elastic' / 'metrics' / 'train_loss_1.txt'
     deadline = time.monotonic() + 180
     while not (losses.is_file() and len(losses.read_text().splitlines()) >= STEPS_PER_EPOCH + 5):
-        assert elastic.poll() is None and time.monotonic() < deadline, elastic.communicate()[0]
+        assert elastic.poll() is None and time.monotonic() < deadline, _finish(elastic, timeout=1)
         time.sleep(0.05)
     worker = _worker_of_rank(elastic.pid, 1)
     assert worker is not None
@@ -100,3 +122,21 @@ def test_a_torchrun_restart_implies_resume_auto_unless_a_resume_or_test_is_given
     monkeypatch.setenv('TORCHELASTIC_RESTART_COUNT', restarts)
     args = {'resume': resume, 'TEST': test, 'lr': 0.001}
     assert resume_after_elastic_restart(args) == {**args, 'resume': expected}
+
+
+@pytest.mark.slow
+def test_a_sigterm_to_one_worker_stops_the_whole_job_cleanly(demo_corpus, tmp_path):
+    """The stop is agreed by both workers, which save and exit; neither may hang on the way out
+    (freeing a gloo group could deadlock there, and torchrun would wait for ever)."""
+    job = _torchrun(['--standalone', '--nnodes', '1', '--nproc_per_node', '2'],
+                    _overrides(demo_corpus, tmp_path / 'logs', 'stopped'))
+    losses = tmp_path / 'logs' / 'P' / 't' / 'stopped' / 'metrics' / 'train_loss_1.txt'
+    deadline = time.monotonic() + 180
+    while not (losses.is_file() and len(losses.read_text().splitlines()) >= 5):
+        assert job.poll() is None and time.monotonic() < deadline, _finish(job, timeout=1)
+        time.sleep(0.05)
+    os.kill(_worker_of_rank(job.pid, 0), signal.SIGTERM)
+    output = _finish(job, timeout=90)
+    assert 'stopped in epoch 1 after step' in output, _without_progress_bars(output)
+    state = load_checkpoint(str(tmp_path / 'logs' / 'P' / 't' / 'stopped' / 'models' / 'last.pt'))
+    assert state['epoch'] == 0 and 5 <= state['step_in_epoch'] < STEPS_PER_EPOCH

@@ -2,10 +2,9 @@
 import os
 import socket
 import sys
-from typing import Callable, Optional
+from typing import Callable, NoReturn, Optional
 
 import torch
-import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from data.asvspoof_sets import RunTrials, run_trials
@@ -63,7 +62,7 @@ def _train_in_group(args: dict, rank: int, world_size: int, device: torch.device
     hangs, was killed or raised), name the process at fault once and exit with status 1, the
     last checkpoint as it was."""
     board = ProcessBoard(rank, world_size) if world_size > 1 else None
-    trainer = None
+    trainer, status = None, 0
     try:
         trainer = Trainer(args, rank, world_size, device, trials)
         trainer.run()
@@ -71,12 +70,23 @@ def _train_in_group(args: dict, rank: int, world_size: int, device: torch.device
         if board is None or not is_collective_failure(error):
             raise
         _report_group_failure(args, rank, board, trainer, error)
-        raise SystemExit(1) from None
+        status = 1
     finally:
         if board is not None:
             board.close()
-        if dist.is_initialized():
-            dist.destroy_process_group()
+    if board is not None:
+        _leave_group(status)
+
+
+def _leave_group(status: int) -> NoReturn:
+    """End a process of a group without freeing its process group. Freeing it (DDP's reducer,
+    then the gloo group) can deadlock under torch 2.9: the group's worker thread, dropping the
+    tensors of a finished operation, waits for the GIL that the freeing thread holds while it
+    joins that worker. One process hung so would keep torchrun waiting for ever, its peers having
+    exited. Every file of the run is closed by now; only the streams need flushing."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 def _report_group_failure(args: dict, rank: int, board: ProcessBoard, trainer: Optional[Trainer],

@@ -12,7 +12,8 @@ from evaluation.metrics import compute_eer, det_curve  # noqa: E402
 
 
 def score_histograms(scores: Sequence[float], labels: Sequence[int], attacks: Sequence[str], title: str):
-    """One panel per attack: the bona fide score histogram against that attack's."""
+    """One panel per attack: the bona fide score histogram against that attack's (filled
+    outlines: one polygon per histogram, not a patch per bar, draws several times faster)."""
     scores, labels, attacks = np.asarray(scores, float), np.asarray(labels), np.asarray(attacks)
     names = sorted(set(attacks[labels == 0]))
     columns = min(4, max(1, len(names)))
@@ -20,8 +21,10 @@ def score_histograms(scores: Sequence[float], labels: Sequence[int], attacks: Se
     figure, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.4 * rows), squeeze=False)
     bins = np.linspace(scores.min(), scores.max() + 1e-9, 40)
     for axis, name in zip(axes.flat, names):
-        axis.hist(scores[labels == 1], bins, alpha=0.6, density=True, label='bona fide', color='tab:green')
-        axis.hist(scores[attacks == name], bins, alpha=0.6, density=True, label=name, color='tab:red')
+        axis.hist(scores[labels == 1], bins, alpha=0.6, density=True, label='bona fide', color='tab:green',
+                  histtype='stepfilled')
+        axis.hist(scores[attacks == name], bins, alpha=0.6, density=True, label=name, color='tab:red',
+                  histtype='stepfilled')
         axis.set_title(name, fontsize=9)
         axis.legend(fontsize=7)
     for axis in list(axes.flat)[len(names):]:

@@ -17,8 +17,11 @@ from trainer.trainer import Trainer
 from utils.config import ConfigError
 
 
+SHALLOW = ['num_blocks=3', 'downsample_layer=[0,1]']     # Dynamo's capture time grows with the graph
+
+
 def _losses(backend=None, steps=3):
-    args, detector, optimizer, objective = _setup()
+    args, detector, optimizer, objective = _setup(SHALLOW)
     if backend:
         compile_detector(detector, backend)
     losses = [ebm_step(detector, optimizer, objective, *_batch(step)) for step in range(steps)]
@@ -36,7 +39,7 @@ def test_compiled_steps_give_the_eager_losses():
 
 
 def test_an_unknown_backend_is_refused_naming_the_key():
-    _, detector, _, _ = _setup()
+    _, detector, _, _ = _setup(SHALLOW)
     with pytest.raises(ConfigError, match="compile_backend='no_such_backend'"):
         compile_detector(detector, 'no_such_backend')
 

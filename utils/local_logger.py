@@ -15,6 +15,7 @@ import subprocess
 from typing import Callable, Iterable, List, Optional, Sequence
 
 from utils.atomic import atomic_text, atomic_torch_save
+from utils.run_logger import RunLogger
 from utils.secrets import redact_text
 
 
@@ -39,7 +40,7 @@ SOURCE_SUFFIXES = ('.py', '.md', '.sh')
 SOURCE_FILES = ('requirements.txt', 'Dockerfile', 'pytest.ini')
 
 
-class LocalLogger:
+class LocalLogger(RunLogger):
     def __init__(self, root: str):
         self.root = root
         for sub in ('metrics', 'images', 'models'):
@@ -77,8 +78,9 @@ class LocalLogger:
                 atomic_text(path, ''.join(line + '\n' for line in kept))
 
     def log_image(self, name: str, figure) -> None:
-        """Save a matplotlib figure as images/<name>.png."""
-        figure.savefig(os.path.join(self.root, 'images', _file_name(name) + '.png'), dpi=100, bbox_inches='tight')
+        """Save a matplotlib figure as images/<name>.png (the figures lay themselves out with
+        tight_layout; a second tight bounding box at save time would only cost time)."""
+        figure.savefig(os.path.join(self.root, 'images', _file_name(name) + '.png'), dpi=100)
 
     def save_model(self, name: str, state_dict: dict) -> str:
         path = os.path.join(self.root, 'models', _file_name(name) + '.pt')

@@ -25,6 +25,11 @@ SYSTEM = {
     'neptune_user'      : ('', Text(optional=True)),        # Neptune workspace; '' reads NEPTUNE_PROJECT or disables Neptune
     'neptune_token'     : ('', Text(optional=True)),        # Neptune API token; '' reads NEPTUNE_API_TOKEN
     'neptune_timeout'   : (10.0, Number('positive')),       # seconds to wait for Neptune to start a run, then go on without it
+    'tensorboard'       : (False, Bool()),                  # event files in <run folder>/tensorboard (tensorboard --logdir path_log)
+    'wandb_project'     : ('', Text(optional=True)),        # W&B project; '' disables W&B (the API key: WANDB_API_KEY only)
+    'wandb_entity'      : ('', Text(optional=True)),        # W&B team or user; '' is the key's default entity
+    'wandb_mode'        : ('online', Choice('online', 'offline', 'disabled')),  # offline: files under <run folder>/wandb
+    'wandb_timeout'     : (30.0, Number('positive')),       # seconds W&B may take to start (and to finish uploading)
 
     # datasets (set a test path to None to skip that set)
     'path_19LA'         : ('/data/ASVspoof2019', Text(optional=True)),          # ASVspoof 2019 root (holds LA/)

@@ -1,5 +1,6 @@
 """Secrets, evaluation-only runs, the run-folder lock, save-before-evaluate, resumed
 metric files and runs that would never evaluate (what must not lose data or leak)."""
+import glob
 import hashlib
 import os
 import shutil
@@ -17,6 +18,7 @@ from utils.run_lock import RunFolderInUse, RunLock
 from tests.helpers import REPO, metric_steps, tiny_args
 
 TOKEN = 'eyJTOKEN-do-not-leak-4f1c9a'
+WANDB_KEY = 'wandbkey0do0not0leak0' + '9' * 20         # W&B keys are 40 characters
 ONE_SET = ['path_21LA=None', 'path_21DF=None']
 
 
@@ -41,18 +43,39 @@ def _snapshot(root):
 
 
 @pytest.mark.slow
-def test_the_neptune_token_is_written_nowhere(demo_corpus, tmp_path, monkeypatch, capsys):
+def test_no_secret_is_written_anywhere_with_every_logger_on(demo_corpus, tmp_path, monkeypatch, capsys):
+    """A Neptune token typed as a key and a W&B key in the environment, TensorBoard and an offline
+    W&B run on: neither secret is in any file of the run (W&B's and TensorBoard's included), in
+    the checkpoint or in what was printed; TensorBoard holds the values of metrics/*.txt."""
+    from tests.test_tensorboard_wandb import local_metrics, tensorboard_scalars
     monkeypatch.delenv('NEPTUNE_PROJECT', raising=False)
     monkeypatch.delenv('NEPTUNE_API_TOKEN', raising=False)
-    trainer = Trainer(tiny_args(demo_corpus, tmp_path, 'name=secret', 'epoch=1', f'neptune_token={TOKEN}', *ONE_SET))
+    monkeypatch.setenv('WANDB_API_KEY', WANDB_KEY)
+    for variable in ('WANDB_CONFIG_DIR', 'WANDB_CACHE_DIR', 'WANDB_DATA_DIR'):
+        monkeypatch.setenv(variable, str(tmp_path / 'wandb_home'))    # scanned below with the run
+    trainer = Trainer(tiny_args(demo_corpus, tmp_path, 'name=secret', 'epoch=1', f'neptune_token={TOKEN}',
+                                'tensorboard=True', 'wandb_project=ebm', 'wandb_mode=offline', *ONE_SET))
     trainer.run()
     assert os.path.isfile(os.path.join(trainer.run_dir, 'models', 'last.pt'))
     assert os.path.isfile(os.path.join(trainer.run_dir, 'models', 'epoch_1.pt'))
-    assert _files_containing(tmp_path, TOKEN.encode()) == []
-    assert TOKEN not in ''.join(capsys.readouterr())
+    for secret in (TOKEN, WANDB_KEY):
+        assert _files_containing(tmp_path, secret.encode()) == []
+    printed = ''.join(capsys.readouterr())
+    assert TOKEN not in printed and WANDB_KEY not in printed and 'could not start' not in printed
     assert load_checkpoint(os.path.join(trainer.run_dir, 'models', 'last.pt'))['args']['neptune_token'] == '<redacted>'
     with open(os.path.join(trainer.run_dir, 'parameters.txt')) as handle:
         assert "neptune_token: '<redacted>'" in handle.read().splitlines()
+
+    local, board = local_metrics(trainer.run_dir), tensorboard_scalars(trainer.run_dir)
+    assert set(board) == set(local) and 'train/loss_1' in local and 'eval/19LA/eer' in local
+    for name, values in local.items():
+        assert [step for step, _ in board[name]] == [step for step, _ in values], name
+        assert [value for _, value in board[name]] == pytest.approx([value for _, value in values], rel=1e-6), name
+    offline = glob.glob(os.path.join(trainer.run_dir, 'wandb', 'offline-run-*', 'run-*.wandb'))
+    assert len(offline) == 1
+    with open(offline[0], 'rb') as handle:
+        recorded = handle.read()
+    assert b'train/loss_1' in recorded and b'eval/19LA/eer' in recorded and b'num_train_frames' in recorded
 
 
 def test_parameters_reach_every_logger_redacted():

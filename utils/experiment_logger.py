@@ -4,6 +4,8 @@ from typing import List, Optional, Sequence
 
 from utils.local_logger import LocalLogger, experiment_dir
 from utils.neptune_logger import NeptuneLogger, neptune_credentials
+from utils.tensorboard_logger import TensorBoardLogger
+from utils.wandb_logger import WandbLogger
 from utils.secrets import redact
 
 
@@ -26,9 +28,10 @@ class ExperimentLogger:
             logger.log_metric(name, value, step)
 
     def truncate_metrics(self, last_step) -> None:
-        """Local metric files only (Neptune series cannot be cut): see LocalLogger."""
-        if self.local is not None:
-            self.local.truncate_metrics(last_step)
+        """The local metric files and TensorBoard's events (Neptune and W&B series cannot be
+        cut): see LocalLogger."""
+        for logger in self.loggers:
+            logger.truncate_metrics(last_step)
 
     def copy_source(self, source_root: str, secrets: Sequence[str] = ()) -> None:
         if self.local is not None:
@@ -44,22 +47,31 @@ class ExperimentLogger:
 
     def close(self) -> None:
         for logger in self.loggers:
-            if hasattr(logger, 'close'):
-                logger.close()
+            logger.close()
 
 
 def build_logger(args: dict, neptune_mode: str = 'async', root: Optional[str] = None) -> ExperimentLogger:
-    """The local logger (at `root`, by default the training run's folder), plus Neptune
-    when credentials are configured and the run starts."""
+    """The local logger (at `root`, by default the training run's folder), plus each optional
+    logger that is configured and starts: Neptune (credentials), TensorBoard (tensorboard=True),
+    W&B (wandb_project). One that fails to start is reported once; the run goes on without it."""
     root = root or experiment_dir(args['path_log'], args['project'], args['tags'], args['name'])
     loggers: list = [LocalLogger(root)]
     project_path, token = neptune_credentials(args['neptune_user'], args['neptune_token'], args['project'])
+    starters = []
     if project_path:
+        starters.append(('neptune', project_path, lambda: NeptuneLogger(
+            project_path, token, args['name'], args['tags'], args['description'], mode=neptune_mode,
+            timeout_s=args.get('neptune_timeout', 10.0))))
+    if args['tensorboard']:
+        starters.append(('tensorboard', root, lambda: TensorBoardLogger(root)))
+    if args['wandb_project'] and args['wandb_mode'] != 'disabled':
+        starters.append(('wandb', args['wandb_project'], lambda: WandbLogger(
+            root, args['wandb_project'], args['wandb_entity'], args['wandb_mode'], args['name'], args['tags'],
+            args['description'], timeout_s=args['wandb_timeout'])))
+    for label, target, start in starters:
         try:
-            loggers.append(NeptuneLogger(project_path, token, args['name'], args['tags'],
-                                         args['description'], mode=neptune_mode,
-                                         timeout_s=args.get('neptune_timeout', 10.0)))
-        except Exception as error:  # bad token, no network, missing project
-            print(f"[neptune] could not start a run for {project_path!r}: {error!r}; "
+            loggers.append(start())
+        except Exception as error:  # bad token, no network, missing project or package
+            print(f"[{label}] could not start a run for {target!r}: {error!r}; "
                   f"continuing with the local logger at {root}", file=sys.stderr)
     return ExperimentLogger(loggers)

@@ -1,12 +1,13 @@
 """Neptune logger on the `neptune` client (1.x).
 
 A Neptune problem never ends a run: the first failure is reported once on stderr and
-the logger turns itself off; the local logger keeps everything.
+the logger turns itself off (utils/run_logger.py); the local logger keeps everything.
 """
 import os
-import sys
 import threading
 from typing import Optional, Sequence
+
+from utils.run_logger import OptionalLogger
 
 
 def neptune_credentials(user: str, token: str, project: str):
@@ -25,12 +26,15 @@ class NeptuneTimeout(TimeoutError):
     """Neptune did not start a run within the time allowed."""
 
 
-class NeptuneLogger:
+class NeptuneLogger(OptionalLogger):
+    label = 'neptune'
+
     def __init__(self, project_path: str, api_token: Optional[str], name: str, tags: Sequence[str],
                  description: str = '', mode: str = 'async', timeout_s: float = 10.0):
         """Starts the run in a thread and waits at most `timeout_s` (neptune_timeout) for it:
         an unreachable server would otherwise hold the start of training for a minute or
         more. A run that starts after the wait is stopped at once."""
+        super().__init__()
         import neptune
         started: dict = {}
         gave_up = threading.Event()
@@ -56,17 +60,6 @@ class NeptuneLogger:
         if 'error' in started:
             raise started['error']
         self.run = started['run']
-        self.enabled = True
-
-    def _safely(self, action) -> None:
-        if not self.enabled:
-            return
-        try:
-            action()
-        except Exception as error:  # any client or network failure
-            self.enabled = False
-            print(f"[neptune] logging disabled after an error: {error!r}; the local logger continues",
-                  file=sys.stderr)
 
     def log_parameters(self, params: dict) -> None:
         from neptune.utils import stringify_unsupported
@@ -78,9 +71,6 @@ class NeptuneLogger:
     def log_image(self, name: str, figure) -> None:
         from neptune.types import File
         self._safely(lambda: self.run[name].append(File.as_image(figure)))
-
-    def save_model(self, name: str, state_dict: dict) -> None:
-        """Models stay local; Neptune only records that one was saved."""
 
     def close(self) -> None:
         self._safely(self.run.stop)

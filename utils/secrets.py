@@ -3,7 +3,7 @@ import os
 from typing import Any, Dict, List
 
 SECRET_KEYS = ('neptune_token',)
-SECRET_ENVIRONMENT = ('NEPTUNE_API_TOKEN',)
+SECRET_ENVIRONMENT = ('NEPTUNE_API_TOKEN', 'WANDB_API_KEY')
 REDACTED = '<redacted>'
 
 

@@ -2,6 +2,8 @@
 
     python3 -m tools.infer --checkpoint C FILE_OR_DIR... [--full] [--json] [--threshold T] [--p-spoof P]
                            [--decision eer|bayes] [--device cpu] [--batch-size 32]
+    python3 -m tools.infer --checkpoint C FILE_OR_DIR... --segments [--hop 1.0] [--tsv OUT.tsv]
+                           [--timeline DIR] [--json]
 
 Any sample rate, mono or multi-channel (channels averaged). By default each file is
 scored on the test crop from its start (wrap-padded when shorter), as in evaluation;
@@ -10,6 +12,11 @@ with --full, over sliding windows of that crop (half overlap), averaged (scored
 uses the threshold stored in the checkpoint (the EER threshold of its development
 scores, 2019 LA dev by default): score > threshold is bona fide; with --decision bayes,
 LLR > the Bayes threshold of the costs at --p-spoof (ASVspoof 5: C_miss 1, C_fa 10).
+With --segments, a long recording is scored window by window (the test crop's length,
+every --hop seconds, the last window ending at the file's end): one row per window (start,
+end, score, LLR, decision), the file judged by its lowest-scoring window with the share of
+windows judged spoof, and a timeline PNG per file in --timeline (waveform, per-window LLR,
+threshold, spoofed spans shaded; evaluation/segments.py).
 C may be a release folder (tools/export_release.py). Higher scores mean more bona fide. The
 score is the one the checkpoint's configuration names (for AASIST with
 aasist_score=logit, its own bona fide logit).
@@ -21,7 +28,7 @@ import argparse
 import json
 import os
 import sys
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 import torch
@@ -30,9 +37,11 @@ from data.audio import AudioReadError, read_audio
 from data.views import crop_samples, make_view
 from arguments import get_args
 from evaluation.calibration import LinearCalibration
+from evaluation.segments import file_verdict, save_timeline, score_windows, windows_as_dicts
 from evaluation.selection import bayes_threshold
 from models.registry import build_detector_for_checkpoint
 from trainer.checkpoint import CheckpointError, load_checkpoint
+from utils.atomic import atomic_text
 
 AUDIO_EXTENSIONS = ('.flac', '.wav', '.mp3', '.ogg', '.opus', '.aiff', '.aif', '.au')
 
@@ -109,13 +118,24 @@ def main(argv=None) -> int:
                              "threshold at --p-spoof (needs a calibration)")
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--batch-size', type=int, default=32,
-                        help='windows scored at once with --full (a long file is scored in such batches)')
+                        help='windows scored at once with --full or --segments (a long file is scored in such '
+                             'batches)')
+    parser.add_argument('--segments', action='store_true',
+                        help='score windows of the test crop every --hop seconds over the whole file, one row each')
+    parser.add_argument('--hop', type=float, default=1.0, help='seconds between window starts with --segments')
+    parser.add_argument('--tsv', help='with --segments: write every window as a row of this TSV file')
+    parser.add_argument('--timeline', default='timelines',
+                        help='with --segments: the folder of the timeline PNGs (default: timelines/)')
     options = parser.parse_args(argv)
     try:
         files = audio_files(options.inputs)
         device = checked_device(options.device)
         if options.batch_size < 1:
             raise InputError(f"--batch-size {options.batch_size}: must be at least 1")
+        if options.segments and not options.hop > 0:
+            raise InputError(f"--hop {options.hop}: must be a positive number of seconds")
+        if options.segments and options.full:
+            raise InputError("--segments and --full: choose one (--full averages the windows --segments reports)")
         state = load_checkpoint(options.checkpoint, required=('model', 'args'))
     except (CheckpointError, InputError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -141,11 +161,15 @@ def main(argv=None) -> int:
     results, failures = [], 0
     for path in files:
         try:
-            wave = read_audio(path, args['sample_rate'], max_samples=None if options.full else crop)
+            whole = options.full or options.segments
+            wave = read_audio(path, args['sample_rate'], max_samples=None if whole else crop)
         except AudioReadError as error:
             failures += 1
             print(f"error: {error}", file=sys.stderr)
             results.append({'path': path, 'error': str(error)})
+            continue
+        if options.segments:
+            results.append(_segments(detector, wave, path, args, crop, threshold, calibration, options, device))
             continue
         score = mean_score(detector, windows(wave, crop, options.full), options.batch_size, device)
         result = {'path': path, 'score': score, 'decision': 'bonafide' if score > threshold else 'spoof'}
@@ -156,11 +180,53 @@ def main(argv=None) -> int:
         if not options.json:
             calibrated = f" llr {result['llr']:.4f} P(bona fide) {result['p_bona_fide']:.4f}" if calibration else ''
             print(f"{path} {score:.6f} {result['decision']}{calibrated}", flush=True)
+    if options.segments and options.tsv:
+        _write_tsv(options.tsv, results)
     if options.json:
         print(json.dumps({'checkpoint': options.checkpoint, 'threshold': threshold, 'decision': options.decision,
                           'p_spoof': options.p_spoof,
                           'calibration': state.get('calibration'), 'results': results}, indent=2))
     return 1 if failures else 0
+
+
+def _segments(detector, wave: np.ndarray, path: str, args: dict, crop: int, threshold: float,
+              calibration: Optional[LinearCalibration], options, device: torch.device) -> dict:
+    """Score `wave` window by window, print its rows unless --json, draw its timeline; the
+    file's result with its windows."""
+    @torch.no_grad()
+    def score_batch(crops: np.ndarray) -> np.ndarray:
+        return detector.score(torch.from_numpy(crops).float().to(device)).double().cpu().numpy()
+
+    rate = args['sample_rate']
+    windows = score_windows(score_batch, wave, rate, crop, max(1, int(round(options.hop * rate))), threshold,
+                            calibration.llr if calibration is not None else None, options.batch_size)
+    verdict = file_verdict(windows)
+    os.makedirs(options.timeline, exist_ok=True)
+    image = os.path.join(options.timeline, os.path.splitext(os.path.basename(path))[0] + '_timeline.png')
+    llr_threshold = float(calibration.llr(threshold)) if calibration is not None else None
+    save_timeline(image, wave, rate, windows, threshold, llr_threshold,
+                  f"{os.path.basename(path)}: {verdict['decision']}")
+    result = {'path': path, **verdict, 'timeline': image, 'windows': windows_as_dicts(windows)}
+    if not options.json:
+        print(f"{path} {verdict['decision']} (lowest window {verdict['min_window'][0]:.2f}-"
+              f"{verdict['min_window'][1]:.2f} s, score {verdict['min_score']:.6f}; "
+              f"{100 * verdict['spoof_share']:.0f} % of {len(windows)} windows judged spoof) timeline {image}")
+        for window in windows:
+            llr = f" llr {window.llr:.4f}" if window.llr is not None else ''
+            print(f"  {window.start:8.2f} {window.end:8.2f} {window.score:.6f}{llr} {window.decision}")
+        sys.stdout.flush()
+    return result
+
+
+def _write_tsv(path: str, results: List[dict]) -> None:
+    """One row per window of every scored file: path, start, end, score, llr, decision."""
+    lines = ['path\tstart\tend\tscore\tllr\tdecision']
+    for result in results:
+        for window in result.get('windows', []):
+            llr = '' if window['llr'] is None else f"{window['llr']:.6f}"
+            lines.append(f"{result['path']}\t{window['start']:.3f}\t{window['end']:.3f}\t{window['score']:.6f}\t"
+                         f"{llr}\t{window['decision']}")
+    atomic_text(path, '\n'.join(lines) + '\n')
 
 
 if __name__ == '__main__':

@@ -1,0 +1,141 @@
+"""Export a trained detector for deployment: waveform (B, N) -> score (B,), features included
+(LFCC, or the SSL front end with the bridge), any batch size and length.
+
+    python3 -m tools.export --checkpoint C --format torchscript|onnx --out F
+
+The waveform is mono at the checkpoint's sample rate (16 kHz by default) as float32 in
+[-1, 1]; higher scores mean more bona fide, as in tools.infer. The model scores the samples
+it is given: crop or window them as tools.infer does (the test crop, 4 s by default).
+The metadata (`metadata.json`) holds the decision threshold (score > threshold: bona fide),
+the calibration (LLR = scale * score + offset) when the checkpoint has one, the sample rate,
+the test crop, the backbone and the score's name; never the configuration's secrets.
+
+- TorchScript: `torch.jit.load(F, _extra_files={'metadata.json': ''})`; traced, then checked
+  against the PyTorch model at another batch size and length.
+- ONNX (opset 18, torch.export): inputs `wave` (batch, samples), output `score` (batch); the
+  metadata in the model's metadata_props, key 'metadata.json'
+  (`onnxruntime.InferenceSession(F).get_modelmeta().custom_metadata_map`).
+C may be a release folder (tools/export_release.py).
+"""
+import argparse
+import json
+import os
+import sys
+from typing import Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+from arguments import get_args
+from data.views import crop_samples
+from models.registry import build_detector_for_checkpoint
+from trainer.checkpoint import CheckpointError, load_checkpoint
+from utils.atomic import atomic_write
+
+FORMATS = ('torchscript', 'onnx')
+METADATA = 'metadata.json'
+TOLERANCE = 1e-4
+
+
+class WaveformScorer(nn.Module):
+    """The detector's system score as a module of one tensor: wave (B, N) -> (B,)."""
+
+    def __init__(self, detector: nn.Module):
+        super().__init__()
+        self.detector = detector
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        return self.detector.score(wave)
+
+
+class ExportError(RuntimeError):
+    """The exported model does not give the PyTorch model's scores."""
+
+
+def metadata(state: dict, args: dict, checkpoint: str) -> dict:
+    """What a deployment needs beside the graph; no configuration key is copied (no secret can be)."""
+    logit = args['backbone'] == 'aasist' and args['aasist_score'] == 'logit'
+    return {'threshold': state.get('threshold'), 'calibration': state.get('calibration'),
+            'sample_rate': args['sample_rate'], 'test_crop_samples': crop_samples(args['num_test_frames'], args['hop']),
+            'backbone': args['backbone'], 'score': "AASIST's bona fide logit" if logit else
+            'cosine to the bona fide centroid', 'higher_is': 'bona fide', 'input': 'wave (batch, samples) float32',
+            'epoch': state.get('epoch'), 'checkpoint': os.path.basename(os.path.normpath(checkpoint))}
+
+
+def load_scorer(checkpoint: str) -> tuple:
+    """(WaveformScorer in eval mode, its metadata) of a checkpoint or release folder."""
+    state = load_checkpoint(checkpoint, required=('model', 'args'))
+    args = {**get_args()[0], **state['args']}   # keys added since the checkpoint was written keep their defaults
+    detector = build_detector_for_checkpoint(args)
+    detector.load_state_dict(state['model'])
+    return WaveformScorer(detector).eval(), metadata(state, args, checkpoint)
+
+
+def check_agreement(run_exported, scorer: WaveformScorer, wave: torch.Tensor, what: str) -> float:
+    """The largest difference between the exported model's scores and PyTorch's on `wave`;
+    ExportError past TOLERANCE."""
+    with torch.no_grad():
+        expected = scorer(wave).numpy()
+    difference = float(np.max(np.abs(np.asarray(run_exported(wave)) - expected)))
+    if not difference <= TOLERANCE:
+        raise ExportError(f"the {what} model's scores differ from PyTorch's by {difference:.3g} on a "
+                          f"{tuple(wave.shape)} input (allowed {TOLERANCE:g})")
+    return difference
+
+
+def export_torchscript(scorer: WaveformScorer, example: torch.Tensor, info: dict, out: str) -> None:
+    with torch.no_grad():
+        traced = torch.jit.trace(scorer, example, check_trace=False)
+    other = torch.randn(example.shape[0] + 1, example.shape[1] * 3 // 2, generator=torch.Generator().manual_seed(1))
+    check_agreement(lambda wave: traced(wave).detach().numpy(), scorer, other * 0.1, 'TorchScript')
+    atomic_write(out, lambda temporary: torch.jit.save(traced, temporary,
+                                                       _extra_files={METADATA: json.dumps(info)}))
+
+
+def export_onnx(scorer: WaveformScorer, example: torch.Tensor, info: dict, out: str) -> None:
+    import onnx
+    import onnxruntime
+    dynamic = torch.export.Dim.DYNAMIC
+    program = torch.onnx.export(scorer, (example,), input_names=['wave'], output_names=['score'],
+                                dynamic_shapes=({0: dynamic, 1: dynamic},), dynamo=True, opset_version=18,
+                                verbose=False)
+    model = program.model_proto
+    onnx.helper.set_model_props(model, {METADATA: json.dumps(info)})
+    serialized = model.SerializeToString()
+    session = onnxruntime.InferenceSession(serialized, providers=['CPUExecutionProvider'])
+    other = torch.randn(example.shape[0] + 1, example.shape[1] * 3 // 2, generator=torch.Generator().manual_seed(1))
+    check_agreement(lambda wave: session.run(None, {'wave': wave.numpy()})[0], scorer, other * 0.1, 'ONNX')
+
+    def write(temporary: str) -> None:
+        with open(temporary, 'wb') as handle:
+            handle.write(serialized)
+    atomic_write(out, write)
+
+
+def export(checkpoint: str, form: str, out: str, length: Optional[int] = None) -> dict:
+    """Export `checkpoint` as `form` to `out`; the metadata written with it."""
+    scorer, info = load_scorer(checkpoint)
+    example = 0.1 * torch.randn(2, length or info['test_crop_samples'], generator=torch.Generator().manual_seed(0))
+    (export_torchscript if form == 'torchscript' else export_onnx)(scorer, example, info, out)
+    return info
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--checkpoint', required=True)
+    parser.add_argument('--format', choices=FORMATS, required=True)
+    parser.add_argument('--out', required=True)
+    options = parser.parse_args(argv)
+    try:
+        info = export(options.checkpoint, options.format, options.out)
+    except (CheckpointError, ExportError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"{options.out}: {options.format}, wave (batch, samples) at {info['sample_rate']} Hz -> score (batch,); "
+          f"threshold {info['threshold']}, calibration {'yes' if info['calibration'] else 'none'}")
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -6,6 +6,7 @@ file's end, so every sample is scored. A file shorter than the crop is one windo
 as in evaluation. The file is judged spoof when its lowest-scoring window is: one synthetic
 sentence in a long bona fide call is enough.
 """
+import io
 from dataclasses import asdict, dataclass
 from typing import Callable, List, Optional, Sequence, Tuple
 
@@ -16,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from data.views import make_view  # noqa: E402
+from utils.atomic import atomic_write  # noqa: E402
 
 
 @dataclass
@@ -117,9 +119,21 @@ def timeline_figure(wave: np.ndarray, sample_rate: int, windows: Sequence[Window
     return figure
 
 
-def save_timeline(path: str, wave: np.ndarray, sample_rate: int, windows: Sequence[Window], threshold: float,
-                  llr_threshold: Optional[float], title: str) -> None:
-    """timeline_figure, written to `path` as PNG."""
+def timeline_png(wave: np.ndarray, sample_rate: int, windows: Sequence[Window], threshold: float,
+                 llr_threshold: Optional[float], title: str) -> bytes:
+    """timeline_figure as PNG bytes."""
     figure = timeline_figure(wave, sample_rate, windows, threshold, llr_threshold, title)
-    figure.savefig(path, dpi=100)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format='png', dpi=100)
     plt.close(figure)
+    return buffer.getvalue()
+
+
+def save_timeline(path: str, *timeline) -> None:
+    """timeline_png(*timeline), written to `path`."""
+    image = timeline_png(*timeline)
+
+    def write(temporary: str) -> None:
+        with open(temporary, 'wb') as handle:
+            handle.write(image)
+    atomic_write(path, write)

@@ -161,7 +161,7 @@ def test_tools_run_as_modules_from_the_repository(tmp_path):
     result = subprocess.run([sys.executable, '-m', 'tools.score_file', '--protocol', protocol, '--scores', scores],
                             capture_output=True, text=True, cwd=REPO, env=environment)
     assert result.returncode == 0 and 'EER 0.000 %' in result.stdout
-    for tool in ('infer', 'make_demo_corpus', 'vocode_hifigan', 'import_release'):
+    for tool in ('infer', 'make_demo_corpus', 'vocode_hifigan', 'import_release', 'export', 'serve'):
         result = subprocess.run([sys.executable, '-m', f'tools.{tool}', '--help'], capture_output=True, text=True,
                                 cwd=REPO, env=environment)
         assert result.returncode == 0 and 'usage' in result.stdout, (tool, result.stderr)

@@ -27,9 +27,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from arguments import get_args
 from data.views import crop_samples
-from models.registry import build_detector_for_checkpoint
+from tools.infer import load_detector
 from trainer.checkpoint import CheckpointError, load_checkpoint
 from utils.atomic import atomic_write
 
@@ -66,9 +65,7 @@ def metadata(state: dict, args: dict, checkpoint: str) -> dict:
 def load_scorer(checkpoint: str) -> tuple:
     """(WaveformScorer in eval mode, its metadata) of a checkpoint or release folder."""
     state = load_checkpoint(checkpoint, required=('model', 'args'))
-    args = {**get_args()[0], **state['args']}   # keys added since the checkpoint was written keep their defaults
-    detector = build_detector_for_checkpoint(args)
-    detector.load_state_dict(state['model'])
+    detector, args = load_detector(state, torch.device('cpu'))
     return WaveformScorer(detector).eval(), metadata(state, args, checkpoint)
 
 

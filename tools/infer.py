@@ -28,7 +28,7 @@ import argparse
 import json
 import os
 import sys
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -93,6 +93,24 @@ def checked_device(name: str) -> torch.device:
     return device
 
 
+NO_THRESHOLD = ("stores no decision threshold (saved before any evaluation, or an average of checkpoints): "
+                "evaluate it with TEST=True checkpoint=...; its folder's models/selected.pt carries the development "
+                "threshold")
+
+
+def load_detector(state: dict, device: torch.device) -> Tuple[torch.nn.Module, dict]:
+    """A checkpoint's detector in eval mode on `device`, and its configuration (keys added since
+    the checkpoint was written keep their defaults)."""
+    args = {**get_args()[0], **state['args']}
+    detector = build_detector_for_checkpoint(args)
+    detector.load_state_dict(state['model'])
+    return detector.to(device).eval(), args
+
+
+def stored_calibration(state: dict) -> Optional[LinearCalibration]:
+    return LinearCalibration.from_dict(state['calibration']) if state.get('calibration') else None
+
+
 @torch.no_grad()
 def mean_score(detector: torch.nn.Module, crops: np.ndarray, batch_size: int, device: torch.device) -> float:
     """The mean score of (n, crop) windows, `batch_size` windows at a time (memory bounded by
@@ -140,8 +158,8 @@ def main(argv=None) -> int:
     except (CheckpointError, InputError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    args = {**get_args()[0], **state['args']}  # keys added since the checkpoint was written keep their defaults
-    calibration = LinearCalibration.from_dict(state['calibration']) if state.get('calibration') else None
+    detector, args = load_detector(state, device)
+    calibration = stored_calibration(state)
     if options.decision == 'bayes':
         if calibration is None or calibration.scale <= 0:
             print(f"error: {options.checkpoint} holds no usable calibration for --decision bayes", file=sys.stderr)
@@ -150,13 +168,8 @@ def main(argv=None) -> int:
     else:
         threshold = options.threshold if options.threshold is not None else state.get('threshold')
     if threshold is None:
-        print(f"error: {options.checkpoint} stores no decision threshold (saved before any evaluation, or an "
-              f"average of checkpoints): give --threshold, or evaluate it with TEST=True checkpoint=...: "
-              f"its folder's models/selected.pt carries the development threshold", file=sys.stderr)
+        print(f"error: {options.checkpoint} {NO_THRESHOLD}; give --threshold", file=sys.stderr)
         return 2
-    detector = build_detector_for_checkpoint(args)
-    detector.load_state_dict(state['model'])
-    detector.to(device).eval()
     crop = crop_samples(args['num_test_frames'], args['hop'])
     results, failures = [], 0
     for path in files:

@@ -54,11 +54,9 @@ class ExportError(RuntimeError):
 
 def metadata(state: dict, args: dict, checkpoint: str) -> dict:
     """What a deployment needs beside the graph; no configuration key is copied (no secret can be)."""
-    logit = args['backbone'] == 'aasist' and args['aasist_score'] == 'logit'
     return {'threshold': state.get('threshold'), 'calibration': state.get('calibration'),
             'sample_rate': args['sample_rate'], 'test_crop_samples': crop_samples(args['num_test_frames'], args['hop']),
-            'backbone': args['backbone'], 'score': "AASIST's bona fide logit" if logit else
-            'cosine to the bona fide centroid', 'higher_is': 'bona fide', 'input': 'wave (batch, samples) float32',
+            'backbone': args['backbone'], 'higher_is': 'bona fide', 'input': 'wave (batch, samples) float32',
             'epoch': state.get('epoch'), 'checkpoint': os.path.basename(os.path.normpath(checkpoint))}
 
 

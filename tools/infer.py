@@ -111,6 +111,14 @@ def stored_calibration(state: dict) -> Optional[LinearCalibration]:
     return LinearCalibration.from_dict(state['calibration']) if state.get('calibration') else None
 
 
+def batch_scorer(detector: torch.nn.Module, device: torch.device):
+    """crops (b, crop) float array -> (b,) float64 scores, without gradients."""
+    @torch.no_grad()
+    def score(crops: np.ndarray) -> np.ndarray:
+        return detector.score(torch.from_numpy(crops).float().to(device)).double().cpu().numpy()
+    return score
+
+
 @torch.no_grad()
 def mean_score(detector: torch.nn.Module, crops: np.ndarray, batch_size: int, device: torch.device) -> float:
     """The mean score of (n, crop) windows, `batch_size` windows at a time (memory bounded by
@@ -206,12 +214,8 @@ def _segments(detector, wave: np.ndarray, path: str, args: dict, crop: int, thre
               calibration: Optional[LinearCalibration], options, device: torch.device) -> dict:
     """Score `wave` window by window, print its rows unless --json, draw its timeline; the
     file's result with its windows."""
-    @torch.no_grad()
-    def score_batch(crops: np.ndarray) -> np.ndarray:
-        return detector.score(torch.from_numpy(crops).float().to(device)).double().cpu().numpy()
-
     rate = args['sample_rate']
-    windows = score_windows(score_batch, wave, rate, crop, max(1, int(round(options.hop * rate))), threshold,
+    windows = score_windows(batch_scorer(detector, device), wave, rate, crop, max(1, int(round(options.hop * rate))), threshold,
                             calibration.llr if calibration is not None else None, options.batch_size)
     verdict = file_verdict(windows)
     os.makedirs(options.timeline, exist_ok=True)

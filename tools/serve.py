@@ -32,7 +32,7 @@ import torch
 from data.audio import AudioReadError, read_audio
 from data.views import crop_samples
 from evaluation.segments import file_verdict, score_windows, timeline_png, windows_as_dicts
-from tools.infer import NO_THRESHOLD, checked_device, load_detector, stored_calibration
+from tools.infer import NO_THRESHOLD, batch_scorer, checked_device, load_detector, stored_calibration
 from trainer.checkpoint import CheckpointError, load_checkpoint
 
 PAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'web', 'index.html')
@@ -90,10 +90,6 @@ class ScoringService:
         self.checkpoint = checkpoint
         self.lock = threading.Lock()
 
-    @torch.no_grad()
-    def _score_batch(self, crops: np.ndarray) -> np.ndarray:
-        return self.detector.score(torch.from_numpy(crops).float().to(self.device)).double().cpu().numpy()
-
     def score(self, data: bytes, name: str, p_spoof: float) -> dict:
         if not 0 < p_spoof < 1:
             raise UploadError(f"P(spoof) {p_spoof:g}: must lie strictly between 0 and 1")
@@ -105,7 +101,7 @@ class ScoringService:
                               f"{self.max_seconds:g} s (--max-seconds)")
         llr = self.calibration.llr if self.calibration is not None else None
         with self.lock:
-            windows = score_windows(self._score_batch, wave, rate, self.crop, max(1, int(round(self.hop * rate))),
+            windows = score_windows(batch_scorer(self.detector, self.device), wave, rate, self.crop, max(1, int(round(self.hop * rate))),
                                     self.threshold, llr)
         verdict = file_verdict(windows)
         lowest = min(windows, key=lambda w: w.score)

@@ -1,5 +1,6 @@
 """Figures people would rather look at than read: score histograms and DET curves."""
-from typing import Sequence
+import functools
+from typing import Callable, Sequence
 
 import matplotlib
 
@@ -11,6 +12,17 @@ from scipy.stats import norm  # noqa: E402
 from evaluation.metrics import compute_eer, det_curve  # noqa: E402
 
 
+def literal_text(make_figure: Callable) -> Callable:
+    """A figure function whose titles, labels and legends carry names from the data (files,
+    attacks, sets): they are drawn as typed, never parsed as TeX ('price_$5_to_$10.flac')."""
+    @functools.wraps(make_figure)
+    def with_literal_text(*args, **kwargs):
+        with matplotlib.rc_context({'text.parse_math': False}):
+            return make_figure(*args, **kwargs)
+    return with_literal_text
+
+
+@literal_text
 def score_histograms(scores: Sequence[float], labels: Sequence[int], attacks: Sequence[str], title: str):
     """One panel per attack: the bona fide score histogram against that attack's (filled
     outlines: one polygon per histogram, not a patch per bar, draws several times faster)."""
@@ -34,6 +46,7 @@ def score_histograms(scores: Sequence[float], labels: Sequence[int], attacks: Se
     return figure
 
 
+@literal_text
 def det_plot(scores: Sequence[float], labels: Sequence[int], title: str):
     """DET curve on normal-deviate axes with the EER point marked."""
     scores, labels = np.asarray(scores, float), np.asarray(labels)

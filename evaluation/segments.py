@@ -8,7 +8,7 @@ sentence in a long bona fide call is enough.
 """
 import io
 from dataclasses import asdict, dataclass
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 import matplotlib
 
@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from data.views import make_view  # noqa: E402
+from evaluation.plots import literal_text  # noqa: E402
 from utils.atomic import atomic_write  # noqa: E402
 
 
@@ -46,15 +47,21 @@ def window_crops(wave: np.ndarray, crop: int, starts: Sequence[int]) -> np.ndarr
     return np.stack([wave[start:start + crop] for start in starts])
 
 
+def window_batches(wave: np.ndarray, crop: int, starts: Sequence[int], batch_size: int) -> Iterator[np.ndarray]:
+    """window_crops, `batch_size` windows at a time: a long file's windows never exist all at
+    once (30 minutes in 4 s windows every second would be 0.9 GB)."""
+    for first in range(0, len(starts), batch_size):
+        yield window_crops(wave, crop, starts[first:first + batch_size])
+
+
 def score_windows(score_batch: Callable[[np.ndarray], np.ndarray], wave: np.ndarray, sample_rate: int, crop: int,
                   hop: int, threshold: float, llr: Optional[Callable[[float], float]] = None,
                   batch_size: int = 32) -> List[Window]:
     """One Window per window of `wave`; `score_batch` maps (b, crop) float32 windows to (b,)
     scores, fed `batch_size` windows at a time; score > threshold is bona fide."""
     starts = window_starts(len(wave), crop, hop)
-    crops = window_crops(wave, crop, starts)
-    scores = np.concatenate([np.asarray(score_batch(crops[i:i + batch_size]), dtype=np.float64)
-                             for i in range(0, len(crops), batch_size)])
+    scores = np.concatenate([np.asarray(score_batch(batch), dtype=np.float64)
+                             for batch in window_batches(wave, crop, starts, batch_size)])
     return [Window(start / sample_rate, min(start + crop, len(wave)) / sample_rate, float(score),
                    float(llr(score)) if llr is not None else None, 'bonafide' if score > threshold else 'spoof')
             for start, score in zip(starts, scores)]
@@ -92,6 +99,7 @@ def windows_as_dicts(windows: Sequence[Window]) -> List[dict]:
     return [asdict(window) for window in windows]
 
 
+@literal_text
 def timeline_figure(wave: np.ndarray, sample_rate: int, windows: Sequence[Window], threshold: float,
                     llr_threshold: Optional[float], title: str):
     """Waveform above, each window's LLR (its score without a calibration) below at the window's

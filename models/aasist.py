@@ -20,6 +20,7 @@ from models.graph_attention import GraphAttentionLayer, GraphPool, HtrgGraphAtte
 from models.sinc_conv import SincConv
 from models.state_dict_check import state_dict_mismatch
 from utils.config import ConfigError, require
+from utils.safe_load import torch_load
 
 
 class ResidualBlock(nn.Module):
@@ -171,7 +172,7 @@ def load_aasist_weights(detector: AASISTDetector, path: str) -> None:
     released models/weights/AASIST.pth and AASIST-L.pth) into `detector.aasist`. A missing
     or unexpected key or a shape that differs is named before anything is changed."""
     try:
-        state = torch.load(path, map_location='cpu', weights_only=True)
+        state = torch_load(path)
     except Exception as error:  # missing, truncated, not a torch file: named, whatever the reason
         raise AASISTLoadError(f"cannot read the AASIST weights {path}: {error}") from None
     if not isinstance(state, dict):
@@ -261,4 +262,8 @@ AASIST = Backbone(
     benchmark=('loss_weight=[1.0]',),
     initial_weights=('aasist_checkpoint',),
     min_frames=15,         # the encoder's poolings need at least one position each
+    # graph pooling keeps int(N * k) nodes of a graph whose N follows the input's length:
+    # torch.export carries that count symbolically and took 6 minutes on two cores; the
+    # TorchScript-based exporter scripts it (models/graph_attention.py) in seconds
+    onnx_exporter='torchscript',
 )

@@ -33,6 +33,8 @@ class Backbone:
     min_frames:     the shortest crop, in frames of `hop` samples (samples = frames x hop - 40),
                     that the default configuration scores (a shorter one fails in a pooling or
                     a convolution, or leaves one frame for a standard deviation).
+    onnx_exporter:  'dynamo' (torch.export) or 'torchscript' (torch's TorchScript-based
+                    exporter, for a graph whose symbolic shapes torch.export takes minutes over).
     """
     build: Callable[..., EBMDetector]
     num_heads: Callable[[dict], int]
@@ -46,6 +48,7 @@ class Backbone:
     benchmark: Tuple[str, ...] = field(default_factory=tuple)
     initial_weights: Tuple[str, ...] = field(default_factory=tuple)
     min_frames: int = 1
+    onnx_exporter: str = 'dynamo'
 
     def keys(self) -> List[str]:
         """The configuration keys the detector is built from (the factory's parameters)."""

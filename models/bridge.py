@@ -16,6 +16,7 @@ from models.ebm_detector import EBMDetector
 from models.ssl_frontend import SSLFrontEnd, load_ssl_frontend, ssl_shape
 from models.state_dict_check import state_dict_mismatch
 from utils.config import ConfigError, require
+from utils.safe_load import UntrustedFile, torch_load
 
 
 class BridgeFeedForward(nn.Module):
@@ -168,7 +169,10 @@ class ClassifierLoadError(RuntimeError):
 def load_ebm_classifier(detector: BridgeDetector, path: str) -> None:
     """Load a classifier state dict saved by the authors' code (their `B_Linear`, with or
     without the DDP prefix `module.`; `loss.weight` is the centroid) into `detector`."""
-    state = torch.load(path, map_location='cpu', weights_only=True)
+    try:
+        state = torch_load(path)
+    except UntrustedFile as error:
+        raise ClassifierLoadError(str(error)) from None
     consume_prefix_in_state_dict_if_present(state, 'module.')
     ours = {('centroids.0' if key == 'loss.weight' else f'classifier.{key}'): value for key, value in state.items()}
     own = {key: value for key, value in detector.state_dict().items() if not key.startswith('ssl.')}

@@ -119,6 +119,21 @@ class GraphPool(nn.Module):
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         scores = torch.sigmoid(self.proj(self.drop(h)))               # (B, N, 1)
-        keep = max(int(h.size(1) * self.k), 1)
-        _, index = torch.topk(scores, keep, dim=1)
-        return torch.gather(h * scores, 1, index.expand(-1, -1, h.size(2)))
+        # The number of nodes kept follows the input's length (the temporal graph has a node per
+        # few frames). A trace would freeze it at the example's count, so a TorchScript trace runs
+        # the scripted copy and torch.export (ONNX) keeps it symbolic.
+        top = _top_nodes_scripted if torch.jit.is_tracing() else _top_nodes
+        return top(h, scores, self.k)
+
+
+def _top_nodes(h: torch.Tensor, scores: torch.Tensor, ratio: float) -> torch.Tensor:
+    keep = torch.sym_max(torch.sym_int(h.size(1) * ratio), 1)      # max(int(N * k), 1), symbolic under export
+    _, index = torch.topk(scores, keep, dim=1)
+    return torch.gather(h * scores, 1, index.expand(-1, -1, h.size(2)))
+
+
+@torch.jit.script_if_tracing
+def _top_nodes_scripted(h: torch.Tensor, scores: torch.Tensor, ratio: float) -> torch.Tensor:
+    keep = max(int(h.size(1) * ratio), 1)
+    _, index = torch.topk(scores, keep, dim=1)
+    return torch.gather(h * scores, 1, index.expand(-1, -1, h.size(2)))

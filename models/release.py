@@ -15,6 +15,7 @@ from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
 
 from models.state_dict_check import state_dict_mismatch
 from utils.atomic import atomic_torch_save
+from utils.safe_load import UntrustedFile, torch_load
 
 
 class ReleaseLoadError(RuntimeError):
@@ -54,7 +55,10 @@ def load_hm_conformer_release(detector: nn.Module, directory: str, tag: str = 'D
             target = detector.backends[int(part[len('backend'):])]
         else:
             target = _CentroidView(detector.centroids[int(part[len('loss'):])])
-        state = torch.load(path, map_location='cpu')
+        try:
+            state = torch_load(path)
+        except UntrustedFile as error:
+            raise ReleaseLoadError(str(error)) from None
         consume_prefix_in_state_dict_if_present(state, 'module.')
         plan.append((target, state, path))
     for target, state, path in plan:

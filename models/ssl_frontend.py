@@ -16,6 +16,8 @@ import torch
 import torchaudio
 from torch import nn
 
+from utils.safe_load import UntrustedFile, torch_load
+
 
 class SSLCheckpointError(FileNotFoundError):
     """A wav2vec 2.0 checkpoint is missing or cannot be understood; the message says how to get one."""
@@ -109,13 +111,20 @@ def torchaudio_state(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
     return converted
 
 
+def _load_weights(path: str) -> Dict[str, torch.Tensor]:
+    try:
+        return torch_load(path)
+    except UntrustedFile as error:
+        raise SSLCheckpointError(str(error)) from None
+
+
 def _read_huggingface_weights(folder: str) -> Dict[str, torch.Tensor]:
     safetensors, binary = os.path.join(folder, 'model.safetensors'), os.path.join(folder, 'pytorch_model.bin')
     if os.path.isfile(safetensors):
         from safetensors.torch import load_file
         return load_file(safetensors)
     if os.path.isfile(binary):
-        return torch.load(binary, map_location='cpu', weights_only=True)
+        return _load_weights(binary)
     raise SSLCheckpointError(f"{folder} holds config.json but neither model.safetensors nor pytorch_model.bin; "
                              f"{HOW_TO_GET}")
 
@@ -191,7 +200,7 @@ def load_ssl_frontend(path: str) -> SSLFrontEnd:
         bundle = _bundle(name)
         if not os.path.isfile(weights):
             raise SSLCheckpointError(f"weight file {weights} of bundle {name} not found; {HOW_TO_GET}")
-        return _build(_bundle_config(bundle), torch.load(weights, map_location='cpu', weights_only=True), path)
+        return _build(_bundle_config(bundle), _load_weights(weights), path)
     if os.path.sep in path or not path:
         raise SSLCheckpointError(f"SSL checkpoint {path!r} not found; {HOW_TO_GET}")
     bundle = _bundle(name)

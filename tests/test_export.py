@@ -25,6 +25,10 @@ MODELS = {   # small widths and depth: a random model exports as a trained one d
     'hm_conformer': ['output_size=32', 'linear_units=64', 'embedding_size=16', 'num_blocks=3',
                      'downsample_layer=[0,1]'],
     'ssl_bridge': SSL_ARGS,
+    # their released AASIST-L: random AASIST weights score real utterances almost alike
+    'aasist': ['backbone=aasist', 'loss_weight=[1.0]', 'aasist_channels=[32,32,24,24]', 'aasist_gat_dims=[24,32]',
+               'aasist_pool_ratios=[0.4,0.5,0.7]', 'aasist_score=logit',
+               f"aasist_checkpoint={os.path.join(os.path.dirname(__file__), 'fixtures', 'aasist', 'AASIST-L.pth')}"],
 }
 
 
@@ -79,3 +83,26 @@ def test_a_missing_checkpoint_is_named(tmp_path, capsys):
     assert export.main(['--checkpoint', str(tmp_path / 'none.pt'), '--format', 'onnx',
                         '--out', str(tmp_path / 'm.onnx')]) == 2
     assert 'checkpoint not found' in capsys.readouterr().err and not (tmp_path / 'm.onnx').exists()
+
+
+def test_aasist_exports_at_any_length(tmp_path):
+    """AASIST keeps max(int(N * k), 1) nodes of a graph whose size follows the input's length: the
+    exported graphs compute that count from the input, so lengths around each rounding step give
+    PyTorch's scores (a trace that froze the count at the example's differed by 0.02)."""
+    import onnxruntime
+    args = get_args(['backbone=aasist', 'loss_weight=[1.0]', 'aasist_channels=[8,8,12,12]', 'aasist_gat_dims=[12,8]',
+                     'aasist_pool_ratios=[0.4,0.5,0.7]'])[0]
+    torch.manual_seed(0)
+    checkpoint = str(tmp_path / 'aasist.pt')
+    atomic_torch_save({'model': build_detector(args).state_dict(), 'args': args, 'threshold': 0.0}, checkpoint)
+    scorer, _ = export.load_scorer(checkpoint)
+    assert export.main(['--checkpoint', checkpoint, '--format', 'torchscript', '--out', str(tmp_path / 'm.pt')]) == 0
+    assert export.main(['--checkpoint', checkpoint, '--format', 'onnx', '--out', str(tmp_path / 'm.onnx')]) == 0
+    traced = torch.jit.load(str(tmp_path / 'm.pt'))
+    session = onnxruntime.InferenceSession(str(tmp_path / 'm.onnx'), providers=['CPUExecutionProvider'])
+    for length in range(16_000, 130_000, 14_321):
+        wave = 0.1 * torch.randn(2, length, generator=torch.Generator().manual_seed(length))
+        with torch.no_grad():
+            expected = scorer(wave).numpy()
+            assert np.abs(traced(wave).numpy() - expected).max() < 1e-4, length
+        assert np.abs(session.run(None, {'wave': wave.numpy()})[0] - expected).max() < 1e-4, length

@@ -124,3 +124,105 @@ def test_a_file_uploaded_in_a_real_browser_shows_the_decision_of_infer(page, dem
         assert 'notes.wav is not audio this server can read' in error and 'Traceback' not in error
     finally:
         driver.quit()
+
+
+def _raw_request(url, head: bytes, body: bytes = b'', timeout=30) -> bytes:
+    """Send `head` + `body` on a plain socket and return the whole answer."""
+    import socket
+    host, port = url.split('//')[1].split(':')
+    with socket.create_connection((host, int(port)), timeout=timeout) as connection:
+        connection.sendall(head + body)
+        answer = b''
+        while True:
+            part = connection.recv(65536)
+            if not part:
+                return answer
+            answer += part
+
+
+def test_malformed_lengths_and_chunked_uploads_are_answered(page, demo_corpus):
+    url, _ = page
+    for length in ('abc', '-1'):
+        answer = _raw_request(url, f'POST /api/score?name=x.flac HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n'
+                                   f'Connection: close\r\n\r\n'.encode())
+        assert answer.startswith(b'HTTP/1.0 400') and f"Content-Length '{length}'".encode() in answer, answer[:300]
+    path = _demo_file(demo_corpus)
+    with open(path, 'rb') as handle:
+        data = handle.read()
+    status, plain = _post(url, data, name='a.flac')
+    chunks = b''.join(b'%x\r\n' % len(data[i:i + 1000]) + data[i:i + 1000] + b'\r\n'
+                      for i in range(0, len(data), 1000)) + b'0\r\n\r\n'
+    answer = _raw_request(url, b'POST /api/score?name=a.flac HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n'
+                               b'Connection: close\r\n\r\n', chunks)
+    result = json.loads(answer.split(b'\r\n\r\n', 1)[1])
+    assert status == 200 and result['min_score'] == plain['min_score'] and result['windows'] == plain['windows']
+
+
+def test_a_stalled_upload_is_dropped_and_others_are_served_meanwhile(tiny_run, demo_corpus):
+    import socket
+    checkpoint = os.path.join(tiny_run, 'models', 'last.pt')
+    service = serve.ScoringService(checkpoint, torch.device('cpu'), max_seconds=30)
+    server = serve.make_server(service, port=0, max_threads=4, read_timeout=1.0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f'http://127.0.0.1:{server.server_port}'
+    try:
+        stalled = [socket.create_connection(('127.0.0.1', server.server_port)) for _ in range(3)]
+        for connection in stalled:     # promises 1,000 bytes, sends 10, then nothing
+            connection.sendall(b'POST /api/score HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789')
+        with open(_demo_file(demo_corpus), 'rb') as handle:
+            status, _ = _post(url, handle.read(), name='a.flac')
+        assert status == 200
+        for connection in stalled:
+            connection.settimeout(10)
+            answer = connection.recv(65536)
+            assert b'408' in answer.split(b'\r\n')[0] and b'stalled for 1 s' in answer
+            connection.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_twenty_simultaneous_uploads_are_all_answered(page, demo_corpus):
+    url, _ = page
+    with open(_demo_file(demo_corpus), 'rb') as handle:
+        data = handle.read()
+    answers = [None] * 20
+
+    def upload(index):
+        answers[index] = _post(url, data, name=f'{index}.flac')
+    threads = [threading.Thread(target=upload, args=(index,)) for index in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert [status for status, _ in answers] == [200] * 20
+    assert len({result['min_score'] for _, result in answers}) == 1
+
+
+def test_a_long_silent_file_is_refused_from_its_header_before_decoding(page, tmp_path):
+    """30 minutes of silence compress to a small FLAC; decoding it whole would take 230 MB of
+    float64 before the length check (it took 2.5 GB before): the header says 1,800 s first."""
+    import time
+    import tracemalloc
+    url, _ = page
+    path = tmp_path / 'silence.flac'
+    with sf.SoundFile(str(path), 'w', 16_000, 1, format='FLAC') as handle:
+        for _ in range(30):
+            handle.write(np.zeros(60 * 16_000, dtype=np.int16))
+    assert path.stat().st_size < 2 * 2 ** 20
+    tracemalloc.start()
+    started = time.perf_counter()
+    with pytest.raises(serve.UploadError, match='lasts 1800 s; this server scores at most 30 s'):
+        serve.decode_upload(path.read_bytes(), 'silence.flac', 16_000, max_seconds=30)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 20 * 2 ** 20 and time.perf_counter() - started < 5
+    status, result = _post(url, path.read_bytes(), name='silence.flac')
+    assert status == 400 and 'lasts 1800 s' in result['error']
+
+
+def test_a_file_name_with_dollars_is_scored_and_shown_as_it_is(page, demo_corpus):
+    url, _ = page
+    with open(_demo_file(demo_corpus), 'rb') as handle:
+        status, result = _post(url, handle.read(), name='price_$5_to_$10.flac')
+    assert status == 200 and result['name'] == 'price_$5_to_$10.flac'

@@ -12,12 +12,15 @@ the test crop, the backbone and the score's name; never the configuration's secr
 
 - TorchScript: `torch.jit.load(F, _extra_files={'metadata.json': ''})`; traced, then checked
   against the PyTorch model at another batch size and length.
-- ONNX (opset 18, torch.export): inputs `wave` (batch, samples), output `score` (batch); the
+- ONNX (opset 18; torch.export, or torch's TorchScript-based exporter for a backbone that asks for it:
+  AASIST): inputs `wave` (batch, samples), output `score` (batch); the
   metadata in the model's metadata_props, key 'metadata.json'
   (`onnxruntime.InferenceSession(F).get_modelmeta().custom_metadata_map`).
-C may be a release folder (tools/export_release.py).
+C may be a release folder (tools/export_release.py). --out must not be the checkpoint itself; it
+is checked, with the folder it goes in, before anything is loaded.
 """
 import argparse
+import io
 import json
 import os
 import sys
@@ -28,9 +31,11 @@ import torch
 from torch import nn
 
 from data.views import crop_samples
+from models.registry import get_backbone
 from tools.infer import load_detector
-from trainer.checkpoint import CheckpointError, load_checkpoint
-from utils.atomic import atomic_write
+from trainer.checkpoint import CheckpointError, checkpoint_file, load_checkpoint
+from utils.atomic import WriteFailed, atomic_write
+from utils.output_paths import OutputPathError, check_output
 
 FORMATS = ('torchscript', 'onnx')
 METADATA = 'metadata.json'
@@ -60,9 +65,9 @@ def metadata(state: dict, args: dict, checkpoint: str) -> dict:
             'epoch': state.get('epoch'), 'checkpoint': os.path.basename(os.path.normpath(checkpoint))}
 
 
-def load_scorer(checkpoint: str) -> tuple:
+def load_scorer(checkpoint: str, trust: bool = False) -> tuple:
     """(WaveformScorer in eval mode, its metadata) of a checkpoint or release folder."""
-    state = load_checkpoint(checkpoint, required=('model', 'args'))
+    state = load_checkpoint(checkpoint, ('model', 'args'), trust)
     detector, args = load_detector(state, torch.device('cpu'))
     return WaveformScorer(detector).eval(), metadata(state, args, checkpoint)
 
@@ -90,14 +95,27 @@ def export_torchscript(scorer: WaveformScorer, example: torch.Tensor, info: dict
                                                        _extra_files={METADATA: json.dumps(info)}))
 
 
+def onnx_model(scorer: WaveformScorer, example: torch.Tensor, exporter: str):
+    """The ONNX ModelProto of `scorer` with a dynamic batch and length, by torch.export
+    ('dynamo') or the TorchScript-based exporter ('torchscript'; the backbone says which)."""
+    import onnx
+    if exporter == 'torchscript':
+        buffer = io.BytesIO()
+        with torch.no_grad():
+            torch.onnx.export(scorer, (example,), buffer, input_names=['wave'], output_names=['score'],
+                              dynamic_axes={'wave': {0: 'batch', 1: 'samples'}, 'score': {0: 'batch'}},
+                              opset_version=18, dynamo=False)
+        return onnx.load_from_string(buffer.getvalue())
+    dynamic = torch.export.Dim.DYNAMIC
+    return torch.onnx.export(scorer, (example,), input_names=['wave'], output_names=['score'],
+                             dynamic_shapes=({0: dynamic, 1: dynamic},), dynamo=True, opset_version=18,
+                             verbose=False).model_proto
+
+
 def export_onnx(scorer: WaveformScorer, example: torch.Tensor, info: dict, out: str) -> None:
     import onnx
     import onnxruntime
-    dynamic = torch.export.Dim.DYNAMIC
-    program = torch.onnx.export(scorer, (example,), input_names=['wave'], output_names=['score'],
-                                dynamic_shapes=({0: dynamic, 1: dynamic},), dynamo=True, opset_version=18,
-                                verbose=False)
-    model = program.model_proto
+    model = onnx_model(scorer, example, get_backbone(info['backbone']).onnx_exporter)
     onnx.helper.set_model_props(model, {METADATA: json.dumps(info)})
     serialized = model.SerializeToString()
     session = onnxruntime.InferenceSession(serialized, providers=['CPUExecutionProvider'])
@@ -109,9 +127,10 @@ def export_onnx(scorer: WaveformScorer, example: torch.Tensor, info: dict, out: 
     atomic_write(out, write)
 
 
-def export(checkpoint: str, form: str, out: str, length: Optional[int] = None) -> dict:
+def export(checkpoint: str, form: str, out: str, length: Optional[int] = None, trust: bool = False) -> dict:
     """Export `checkpoint` as `form` to `out`; the metadata written with it."""
-    scorer, info = load_scorer(checkpoint)
+    check_output(out, [checkpoint_file(checkpoint)])
+    scorer, info = load_scorer(checkpoint, trust)
     example = 0.1 * torch.randn(2, length or info['test_crop_samples'], generator=torch.Generator().manual_seed(0))
     (export_torchscript if form == 'torchscript' else export_onnx)(scorer, example, info, out)
     return info
@@ -122,12 +141,17 @@ def main(argv=None) -> int:
     parser.add_argument('--checkpoint', required=True)
     parser.add_argument('--format', choices=FORMATS, required=True)
     parser.add_argument('--out', required=True)
+    parser.add_argument('--trust', action='store_true',
+                        help='load a checkpoint that needs more than weights (it can run code: only a file you trust)')
     options = parser.parse_args(argv)
     try:
-        info = export(options.checkpoint, options.format, options.out)
-    except (CheckpointError, ExportError) as error:
+        info = export(options.checkpoint, options.format, options.out, trust=options.trust)
+    except (CheckpointError, ExportError, OutputPathError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except WriteFailed as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     print(f"{options.out}: {options.format}, wave (batch, samples) at {info['sample_rate']} Hz -> score (batch,); "
           f"threshold {info['threshold']}, calibration {'yes' if info['calibration'] else 'none'}")
     return 0

@@ -21,7 +21,8 @@ import sys
 
 from evaluation.results_card import CARD_JSON, CardError, metrics_table, read_card
 from trainer.checkpoint import RELEASE_MODEL, CheckpointError, load_checkpoint
-from utils.atomic import atomic_torch_save
+from utils.atomic import WriteFailed, atomic_torch_save
+from utils.output_paths import OutputPathError, check_output
 
 MODEL_KEYS = ('model', 'args', 'epoch', 'threshold', 'bayes_threshold', 'calibration', 'select_on',
               'averaged_epochs')
@@ -65,6 +66,7 @@ def export_release(run_dir: str, out: str, model: str = 'selected') -> str:
     if not record or not os.path.isfile(source):
         raise ReleaseError(f"{run_dir} has no {model} model ({source}"
                            + (", set average_last to average" if model == 'averaged' else '') + ')')
+    check_output(out, [run_dir], kind='folder')
     if os.path.isdir(out) and os.listdir(out):
         raise ReleaseError(f"{out} exists and is not empty: give a new folder")
     state = load_checkpoint(source)
@@ -91,9 +93,12 @@ def main(argv=None) -> int:
     options = parser.parse_args(argv)
     try:
         export_release(options.run_dir, options.out, options.model)
-    except (CardError, CheckpointError, ReleaseError) as error:
+    except (CardError, CheckpointError, ReleaseError, OutputPathError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except (WriteFailed, OSError) as error:
+        print(f"error: the release could not be written to {options.out}: {error}", file=sys.stderr)
+        return 1
     print(f"release written to {options.out}: model.pt, config.json, results.json, scores/, README.md")
     return 0
 

@@ -26,9 +26,11 @@ from models.release import ReleaseLoadError
 from models.ssl_frontend import SSLCheckpointError
 from utils.atomic import atomic_torch_save
 from utils.config import ConfigError
+from utils.output_paths import OutputPathError, check_output
 from utils.secrets import redact
 
-LOAD_ERRORS = (ConfigError, ReleaseLoadError, AASISTLoadError, ClassifierLoadError, SSLCheckpointError)
+LOAD_ERRORS = (ConfigError, ReleaseLoadError, AASISTLoadError, ClassifierLoadError, SSLCheckpointError,
+               OutputPathError)
 
 
 def main(argv=None) -> int:
@@ -42,6 +44,7 @@ def main(argv=None) -> int:
     parser.add_argument('overrides', nargs='*', help='key=value settings of the model')
     options = parser.parse_args(argv)
     try:
+        check_output(options.out, [options.release])
         args = get_args(options.overrides)[0]
         backbone = get_backbone(args['backbone'])
         if backbone.import_weights is None:

@@ -25,23 +25,28 @@ evaluation), each line also gives the log-likelihood ratio and the probability o
 fide speech at the prior P(spoof) = --p-spoof (0.05, the ASVspoof 5 cost model).
 """
 import argparse
+import csv
+import hashlib
+import io
 import json
 import os
 import sys
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
 from data.audio import AudioReadError, read_audio
-from data.views import crop_samples, make_view
+from data.views import crop_samples
 from arguments import get_args
 from evaluation.calibration import LinearCalibration
-from evaluation.segments import file_verdict, save_timeline, score_windows, windows_as_dicts
+from evaluation.segments import (file_verdict, save_timeline, score_windows, window_batches, window_starts,
+                                 windows_as_dicts)
 from evaluation.selection import bayes_threshold
 from models.registry import build_detector_for_checkpoint
-from trainer.checkpoint import CheckpointError, load_checkpoint
-from utils.atomic import atomic_text
+from trainer.checkpoint import CheckpointError, checkpoint_file, load_checkpoint
+from utils.atomic import WriteFailed, atomic_text
+from utils.output_paths import OutputPathError, check_output
 
 AUDIO_EXTENSIONS = ('.flac', '.wav', '.mp3', '.ogg', '.opus', '.aiff', '.aif', '.au')
 
@@ -68,14 +73,24 @@ def audio_files(inputs: List[str]) -> List[str]:
     return files
 
 
-def windows(wave: np.ndarray, crop: int, full: bool) -> np.ndarray:
-    """(n, crop) windows: the test crop, or half-overlapping crops over the whole file."""
-    if not full or len(wave) <= crop:
-        return make_view(wave, crop, False, None)[None]
-    starts = list(range(0, len(wave) - crop + 1, crop // 2))
-    if starts[-1] != len(wave) - crop:
-        starts.append(len(wave) - crop)
-    return np.stack([wave[s:s + crop] for s in starts])
+def window_starts_of(wave: np.ndarray, crop: int, full: bool) -> List[int]:
+    """The test crop from the start, or with `full` half-overlapping crops over the whole file."""
+    return window_starts(len(wave), crop, max(1, crop // 2)) if full else [0]
+
+
+def timeline_names(files: Sequence[str]) -> Dict[str, str]:
+    """file -> '<stem>_timeline.png'; different files that share a stem (a/take.wav, b/take.wav)
+    get their stem and a hash of their absolute path, so that no timeline replaces another."""
+    stems = {path: os.path.splitext(os.path.basename(path))[0] for path in files}
+    owners: Dict[str, set] = {}
+    for path, stem in stems.items():
+        owners.setdefault(stem, set()).add(os.path.realpath(path))
+    names = {}
+    for path, stem in stems.items():
+        if len(owners[stem]) > 1:
+            stem += '-' + hashlib.sha1(os.path.realpath(path).encode('utf-8', 'surrogateescape')).hexdigest()[:8]
+        names[path] = stem + '_timeline.png'
+    return names
 
 
 def checked_device(name: str) -> torch.device:
@@ -119,15 +134,12 @@ def batch_scorer(detector: torch.nn.Module, device: torch.device):
     return score
 
 
-@torch.no_grad()
-def mean_score(detector: torch.nn.Module, crops: np.ndarray, batch_size: int, device: torch.device) -> float:
-    """The mean score of (n, crop) windows, `batch_size` windows at a time (memory bounded by
-    the batch, not by the file's length)."""
-    total = 0.0
-    for start in range(0, len(crops), batch_size):
-        batch = torch.from_numpy(crops[start:start + batch_size]).float().to(device)
-        total += float(detector.score(batch).double().sum())
-    return total / len(crops)
+def mean_score(detector: torch.nn.Module, wave: np.ndarray, crop: int, starts: Sequence[int], batch_size: int,
+               device: torch.device) -> float:
+    """The mean score of the windows of `wave` at `starts`, built and scored `batch_size` at a
+    time (memory bounded by the batch, not by the file's length)."""
+    score = batch_scorer(detector, device)
+    return sum(float(score(batch).sum()) for batch in window_batches(wave, crop, starts, batch_size)) / len(starts)
 
 
 def main(argv=None) -> int:
@@ -152,9 +164,15 @@ def main(argv=None) -> int:
     parser.add_argument('--tsv', help='with --segments: write every window as a row of this TSV file')
     parser.add_argument('--timeline', default='timelines',
                         help='with --segments: the folder of the timeline PNGs (default: timelines/)')
+    parser.add_argument('--trust', action='store_true',
+                        help='load a checkpoint that needs more than weights (it can run code: only a file you trust)')
     options = parser.parse_args(argv)
     try:
         files = audio_files(options.inputs)
+        if options.segments and options.tsv:
+            check_output(options.tsv, files + [checkpoint_file(options.checkpoint)], '--tsv')
+        if options.segments:
+            check_output(options.timeline, files, '--timeline', kind='folder')
         device = checked_device(options.device)
         if options.batch_size < 1:
             raise InputError(f"--batch-size {options.batch_size}: must be at least 1")
@@ -162,8 +180,8 @@ def main(argv=None) -> int:
             raise InputError(f"--hop {options.hop}: must be a positive number of seconds")
         if options.segments and options.full:
             raise InputError("--segments and --full: choose one (--full averages the windows --segments reports)")
-        state = load_checkpoint(options.checkpoint, required=('model', 'args'))
-    except (CheckpointError, InputError) as error:
+        state = load_checkpoint(options.checkpoint, ('model', 'args'), options.trust)
+    except (CheckpointError, InputError, OutputPathError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     detector, args = load_detector(state, device)
@@ -179,6 +197,7 @@ def main(argv=None) -> int:
         print(f"error: {options.checkpoint} {NO_THRESHOLD}; give --threshold", file=sys.stderr)
         return 2
     crop = crop_samples(args['num_test_frames'], args['hop'])
+    timelines = timeline_names(files)
     results, failures = [], 0
     for path in files:
         try:
@@ -190,9 +209,12 @@ def main(argv=None) -> int:
             results.append({'path': path, 'error': str(error)})
             continue
         if options.segments:
-            results.append(_segments(detector, wave, path, args, crop, threshold, calibration, options, device))
+            image = os.path.join(options.timeline, timelines[path])
+            results.append(_segments(detector, wave, path, image, args, crop, threshold, calibration, options,
+                                     device))
             continue
-        score = mean_score(detector, windows(wave, crop, options.full), options.batch_size, device)
+        score = mean_score(detector, wave, crop, window_starts_of(wave, crop, options.full), options.batch_size,
+                           device)
         result = {'path': path, 'score': score, 'decision': 'bonafide' if score > threshold else 'spoof'}
         if calibration is not None:
             result['llr'] = float(calibration.llr(score))
@@ -202,7 +224,11 @@ def main(argv=None) -> int:
             calibrated = f" llr {result['llr']:.4f} P(bona fide) {result['p_bona_fide']:.4f}" if calibration else ''
             print(f"{path} {score:.6f} {result['decision']}{calibrated}", flush=True)
     if options.segments and options.tsv:
-        _write_tsv(options.tsv, results)
+        try:
+            _write_tsv(options.tsv, results)
+        except WriteFailed as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
     if options.json:
         print(json.dumps({'checkpoint': options.checkpoint, 'threshold': threshold, 'decision': options.decision,
                           'p_spoof': options.p_spoof,
@@ -210,16 +236,14 @@ def main(argv=None) -> int:
     return 1 if failures else 0
 
 
-def _segments(detector, wave: np.ndarray, path: str, args: dict, crop: int, threshold: float,
+def _segments(detector, wave: np.ndarray, path: str, image: str, args: dict, crop: int, threshold: float,
               calibration: Optional[LinearCalibration], options, device: torch.device) -> dict:
-    """Score `wave` window by window, print its rows unless --json, draw its timeline; the
-    file's result with its windows."""
+    """Score `wave` window by window, print its rows unless --json, draw its timeline to `image`;
+    the file's result with its windows."""
     rate = args['sample_rate']
-    windows = score_windows(batch_scorer(detector, device), wave, rate, crop, max(1, int(round(options.hop * rate))), threshold,
-                            calibration.llr if calibration is not None else None, options.batch_size)
+    windows = score_windows(batch_scorer(detector, device), wave, rate, crop, max(1, int(round(options.hop * rate))),
+                            threshold, calibration.llr if calibration is not None else None, options.batch_size)
     verdict = file_verdict(windows)
-    os.makedirs(options.timeline, exist_ok=True)
-    image = os.path.join(options.timeline, os.path.splitext(os.path.basename(path))[0] + '_timeline.png')
     llr_threshold = float(calibration.llr(threshold)) if calibration is not None else None
     save_timeline(image, wave, rate, windows, threshold, llr_threshold,
                   f"{os.path.basename(path)}: {verdict['decision']}")
@@ -236,14 +260,17 @@ def _segments(detector, wave: np.ndarray, path: str, args: dict, crop: int, thre
 
 
 def _write_tsv(path: str, results: List[dict]) -> None:
-    """One row per window of every scored file: path, start, end, score, llr, decision."""
-    lines = ['path\tstart\tend\tscore\tllr\tdecision']
+    """One row per window of every scored file: path, start, end, score, llr, decision (a path
+    holding a tab, a newline or a quote is quoted as the csv module reads it back)."""
+    text = io.StringIO()
+    writer = csv.writer(text, delimiter='\t', lineterminator='\n')
+    writer.writerow(['path', 'start', 'end', 'score', 'llr', 'decision'])
     for result in results:
         for window in result.get('windows', []):
             llr = '' if window['llr'] is None else f"{window['llr']:.6f}"
-            lines.append(f"{result['path']}\t{window['start']:.3f}\t{window['end']:.3f}\t{window['score']:.6f}\t"
-                         f"{llr}\t{window['decision']}")
-    atomic_text(path, '\n'.join(lines) + '\n')
+            writer.writerow([result['path'], f"{window['start']:.3f}", f"{window['end']:.3f}",
+                             f"{window['score']:.6f}", llr, window['decision']])
+    atomic_text(path, text.getvalue())
 
 
 if __name__ == '__main__':

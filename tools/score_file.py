@@ -23,6 +23,7 @@ from evaluation.breakdown import format_table, write_tsv
 from evaluation.calibration import LinearCalibration, fit_calibration
 from evaluation.report import score_set
 from evaluation.score_files import ScoreFileError, match_scores, read_scores
+from utils.output_paths import OutputPathError, check_output
 
 
 def main(argv=None) -> int:
@@ -36,11 +37,22 @@ def main(argv=None) -> int:
                         help='fit a score-to-LLR calibration on this development score file and protocol')
     parser.add_argument('--llr-out', help='with --calibrate-with: write the calibrated `utt_id llr` lines here')
     options = parser.parse_args(argv)
+    inputs = [path for path in [options.protocol, options.scores, options.asv_scores,
+                                *(options.calibrate_with or [])] if path]
     for flag, path in (('--tsv', options.tsv), ('--llr-out', options.llr_out)):
         folder = os.path.dirname(os.path.abspath(path)) if path else None
         if folder and not os.path.isdir(folder):
             print(f"error: {flag} {path}: the folder {folder} does not exist", file=sys.stderr)
             return 1
+        try:
+            if path:
+                check_output(path, inputs, flag)
+        except OutputPathError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+    if options.tsv and options.llr_out and os.path.realpath(options.tsv) == os.path.realpath(options.llr_out):
+        print(f"error: --tsv and --llr-out are the same file {options.tsv}; give two", file=sys.stderr)
+        return 1
     try:
         calibration = LinearCalibration(1.0, 0.0)  # the scores are taken as LLRs, as the ASVspoof 5 package does
         if options.calibrate_with:

@@ -7,12 +7,15 @@ resume=auto` in its own run folder. Resumable: run the same command again and th
 whose results card is written (with this configuration) are skipped, an interrupted
 seed continues from its last checkpoint, and the rest start. At the end
 `tools.summarize` writes <path_log>/<project>/<tags>/<name>_seeds/summary.{md,csv,json,png}.
+Ctrl-C (or SIGTERM) stops the running seed as it stops `main.py`: after the current step, with
+its checkpoint saved; no further seed starts, and the same command continues.
 """
 import argparse
 import os
+import signal
 import subprocess
 import sys
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 from tqdm import tqdm
 
@@ -38,6 +41,25 @@ def finished(run_dir: str, args: dict) -> bool:
         return False
     wanted = redact(args)
     return all(config.get(key) == wanted[key] for key in wanted if key != 'resume')
+
+
+def run_to_the_end(command: List[str]) -> Tuple[int, bool]:
+    """Run `command` and wait until it exits, even when asked to stop: (exit code, whether a
+    stop was asked). The child runs in a process group of its own, so that a Ctrl-C at the
+    terminal reaches this process only; each SIGINT or SIGTERM is handed on to the child once,
+    and the child's own handler finishes the step and saves before it exits."""
+    child = subprocess.Popen(command, process_group=0)
+    stops = []
+
+    def hand_on(signum, frame):
+        stops.append(signum)
+        child.send_signal(signum)
+    previous = {number: signal.signal(number, hand_on) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return child.wait(), bool(stops)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -75,7 +97,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         tqdm.write(f"seed {seed} ({index + 1} of {len(seeds)}): {run_dir}")
         command = [sys.executable, MAIN] + (['--demo'] if options.demo else []) \
             + seed_overrides(options.overrides, name, seed)
-        code = subprocess.call(command)
+        code, stopped = run_to_the_end(command)
+        if stopped:
+            overall.close()
+            print(f"stopped: seed {seed} saved what it had done in {run_dir} (exit code {code}); run the same "
+                  f"command again to continue", file=sys.stderr)
+            return 130
         if code != 0:
             overall.close()
             print(f"error: seed {seed} stopped with exit code {code} ({run_dir}); run the same command again to "

@@ -10,9 +10,13 @@ lowest-scoring window). Scripts get the same as JSON:
     curl --data-binary @file.flac 'http://127.0.0.1:8000/api/score?name=file.flac&p_spoof=0.05'
 
 Any sample rate and channel count; FLAC, WAV, OGG, MP3 and what the browser records (WebM /
-Ogg Opus, decoded with PyAV). A bad upload (empty, not audio, longer than --max-seconds)
-gets a message, never a stack trace. Standard library only: nothing to install beyond the
-repository's requirements. The server listens on localhost unless --host says otherwise.
+Ogg Opus, decoded with PyAV). A bad upload (empty, not audio, longer than --max-seconds: read
+from the file's header before decoding, a malformed Content-Length) gets a message, never a
+stack trace; chunked uploads are read. Several users at once: up to --max-threads requests are
+served together (the others wait in a listen backlog of 128), an upload that stalls for
+--read-timeout seconds is dropped, and the detector scores one file at a time, in batches of
+windows. Standard library only: nothing to install beyond the repository's requirements. The
+server listens on localhost unless --host says otherwise.
 """
 import argparse
 import base64
@@ -24,9 +28,11 @@ import threading
 import traceback
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Optional
 from urllib.parse import parse_qs, urlparse
 
 import numpy as np
+import soundfile as sf
 import torch
 
 from data.audio import AudioReadError, read_audio
@@ -43,9 +49,20 @@ class UploadError(ValueError):
     """An upload that cannot be scored; its message is shown on the page."""
 
 
-def decode_upload(data: bytes, name: str, sample_rate: int) -> np.ndarray:
+class UploadTooLarge(UploadError):
+    """An upload past MAX_UPLOAD_BYTES (413)."""
+
+
+def _too_long(name: str, seconds: float, max_seconds: float) -> UploadError:
+    return UploadError(f"{name or 'the upload'} lasts {seconds:.0f} s; this server scores at most "
+                       f"{max_seconds:g} s (--max-seconds)")
+
+
+def decode_upload(data: bytes, name: str, sample_rate: int, max_seconds: float = float('inf')) -> np.ndarray:
     """Mono float64 samples at `sample_rate` from an uploaded file's bytes: soundfile's formats
-    as tools.infer reads them, else any container PyAV decodes (a browser's recording)."""
+    as tools.infer reads them, else any container PyAV decodes (a browser's recording). A file
+    longer than `max_seconds` is refused from its header (or, for a stream without a length,
+    as soon as decoding passes it), never decoded whole first."""
     if not data:
         raise UploadError('the upload is empty: choose or record a file first')
     suffix = os.path.splitext(name)[1].lower()[:8] or '.audio'
@@ -53,23 +70,40 @@ def decode_upload(data: bytes, name: str, sample_rate: int) -> np.ndarray:
         handle.write(data)
         handle.flush()
         try:
+            info = sf.info(handle.name)
+        except Exception:   # not a format libsndfile knows: PyAV below
+            info = None
+        if info is not None and info.samplerate > 0 and info.frames / info.samplerate > max_seconds:
+            raise _too_long(name, info.frames / info.samplerate, max_seconds)
+        try:
             return read_audio(handle.name, sample_rate)
         except AudioReadError as error:
             first = str(error).replace(handle.name, name or 'the upload')
         try:
-            return _decode_with_av(handle.name, sample_rate)
+            return _decode_with_av(handle.name, sample_rate, max_seconds, name)
+        except UploadError:
+            raise
         except Exception:  # PyAV's errors are many; the message below says what was tried
             raise UploadError(f"{name or 'the upload'} is not audio this server can read ({first})") from None
 
 
-def _decode_with_av(path: str, sample_rate: int) -> np.ndarray:
-    """Any container and codec FFmpeg knows, mixed to mono and resampled by FFmpeg itself."""
+def _decode_with_av(path: str, sample_rate: int, max_seconds: float, name: str) -> np.ndarray:
+    """Any container and codec FFmpeg knows, mixed to mono and resampled by FFmpeg itself;
+    UploadError once the container's stated duration or the samples decoded pass `max_seconds`."""
     import av
     resampler = av.AudioResampler(format='dbl', layout='mono', rate=sample_rate)
+    limit, frames, decoded = max_seconds * sample_rate, [], 0
     with av.open(path) as container:
-        frames = [out for frame in container.decode(audio=0) for out in resampler.resample(frame)]
-    frames += resampler.resample(None)
-    wave = np.concatenate([frame.to_ndarray().reshape(-1) for frame in frames]) if frames else np.zeros(0)
+        if container.duration is not None and container.duration / 1e6 > max_seconds:
+            raise _too_long(name, container.duration / 1e6, max_seconds)
+        for frame in container.decode(audio=0):
+            for out in resampler.resample(frame):
+                frames.append(out.to_ndarray().reshape(-1))
+                decoded += len(frames[-1])
+            if decoded > limit:
+                raise _too_long(name, decoded / sample_rate, max_seconds)
+    frames += [out.to_ndarray().reshape(-1) for out in resampler.resample(None)]
+    wave = np.concatenate(frames) if frames else np.zeros(0)
     if not len(wave) or not np.isfinite(wave).all():
         raise ValueError('no finite samples')
     return wave
@@ -78,8 +112,9 @@ def _decode_with_av(path: str, sample_rate: int) -> np.ndarray:
 class ScoringService:
     """The checkpoint's detector behind a lock (one request scores at a time)."""
 
-    def __init__(self, checkpoint: str, device: torch.device, max_seconds: float = 600.0, hop: float = 1.0):
-        state = load_checkpoint(checkpoint, required=('model', 'args'))
+    def __init__(self, checkpoint: str, device: torch.device, max_seconds: float = 600.0, hop: float = 1.0,
+                 trust: bool = False):
+        state = load_checkpoint(checkpoint, ('model', 'args'), trust)
         self.threshold = state.get('threshold')
         if self.threshold is None:
             raise CheckpointError(f"{checkpoint} {NO_THRESHOLD}")
@@ -94,11 +129,10 @@ class ScoringService:
         if not 0 < p_spoof < 1:
             raise UploadError(f"P(spoof) {p_spoof:g}: must lie strictly between 0 and 1")
         rate = self.args['sample_rate']
-        wave = decode_upload(data, name, rate)
+        wave = decode_upload(data, name, rate, self.max_seconds)
         seconds = len(wave) / rate
         if seconds > self.max_seconds:
-            raise UploadError(f"{name or 'the upload'} lasts {seconds:.0f} s; this server scores at most "
-                              f"{self.max_seconds:g} s (--max-seconds)")
+            raise _too_long(name, seconds, self.max_seconds)
         llr = self.calibration.llr if self.calibration is not None else None
         with self.lock:
             windows = score_windows(batch_scorer(self.detector, self.device), wave, rate, self.crop, max(1, int(round(self.hop * rate))),
@@ -123,8 +157,45 @@ def _number(query: dict, key: str, default: float) -> float:
         raise UploadError(f"{key} {text!r}: not a number") from None
 
 
-def make_handler(service: ScoringService):
+def _content_length(text: Optional[str]) -> int:
+    """The upload's length from its Content-Length header (0 when absent); UploadError for one
+    that is not a whole number of bytes."""
+    if text is None:
+        return 0
+    if not text.strip().isdigit():
+        raise UploadError(f"Content-Length {text!r}: must be a whole number of bytes")
+    return int(text)
+
+
+def _too_large(length: int) -> UploadTooLarge:
+    return UploadTooLarge(f'the upload has {length / 2 ** 20:.0f} MB; at most {MAX_UPLOAD_BYTES / 2 ** 20:.0f} MB are '
+                       f'accepted')
+
+
+def read_chunked(stream, limit: int = MAX_UPLOAD_BYTES) -> bytes:
+    """The body of a `Transfer-Encoding: chunked` request (RFC 9112 section 7.1); UploadError for
+    a malformed chunk size or a body past `limit` bytes."""
+    body = bytearray()
+    while True:
+        line = stream.readline(1024).split(b';')[0].strip()
+        try:
+            size = int(line, 16)
+        except ValueError:
+            raise UploadError(f"chunked upload: {line[:20]!r} is not a chunk size") from None
+        if size == 0:
+            while stream.readline(1024).strip():      # trailer fields, up to the empty line
+                pass
+            return bytes(body)
+        if len(body) + size > limit:
+            raise _too_large(len(body) + size)
+        body += stream.read(size)
+        stream.readline(1024)                         # the CRLF after the chunk
+
+
+def make_handler(service: ScoringService, read_timeout: float = 30.0):
     class Handler(BaseHTTPRequestHandler):
+        timeout = read_timeout      # seconds a connection may stall (StreamRequestHandler sets it on the socket)
+
         def log_message(self, format, *args):  # quiet: one line per request is noise on a local page
             pass
 
@@ -157,13 +228,18 @@ def make_handler(service: ScoringService):
                 self._json(HTTPStatus.NOT_FOUND, {'error': f'no endpoint {url.path}'})
                 return
             query = parse_qs(url.query)
-            length = int(self.headers.get('Content-Length') or 0)
-            if length > MAX_UPLOAD_BYTES:
-                self._json(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                           {'error': f'the upload has {length / 2 ** 20:.0f} MB; at most '
-                                     f'{MAX_UPLOAD_BYTES / 2 ** 20:.0f} MB are accepted'})
+            try:
+                data = self._body()
+            except UploadError as error:
+                self.close_connection = True          # what is left of the body is not read
+                too_large = isinstance(error, UploadTooLarge)
+                self._json(HTTPStatus.REQUEST_ENTITY_TOO_LARGE if too_large else HTTPStatus.BAD_REQUEST,
+                           {'error': str(error)})
                 return
-            data = self.rfile.read(length) if length else b''
+            except TimeoutError:
+                self.close_connection = True
+                self._json(HTTPStatus.REQUEST_TIMEOUT, {'error': f'the upload stalled for {read_timeout:g} s'})
+                return
             try:
                 result = service.score(data, query.get('name', ['upload'])[0], _number(query, 'p_spoof', 0.05))
             except UploadError as error:
@@ -175,12 +251,50 @@ def make_handler(service: ScoringService):
                 return
             self._json(HTTPStatus.OK, result)
 
+        def _body(self) -> bytes:
+            if 'chunked' in self.headers.get('Transfer-Encoding', '').lower():
+                return read_chunked(self.rfile)
+            length = _content_length(self.headers.get('Content-Length'))
+            if length > MAX_UPLOAD_BYTES:
+                raise _too_large(length)
+            data = self.rfile.read(length) if length else b''
+            if len(data) < length:
+                raise UploadError(f"the upload ended after {len(data)} of its {length} bytes")
+            return data
+
     return Handler
 
 
-def make_server(service: ScoringService, host: str = '127.0.0.1', port: int = 8000) -> ThreadingHTTPServer:
+class ScoringServer(ThreadingHTTPServer):
+    """A thread per request, at most `max_threads` at once: the accept loop waits for a free
+    thread while further connections queue in the listen backlog."""
+
+    request_queue_size = 128
+    daemon_threads = True
+
+    def __init__(self, address, handler, max_threads: int = 32):
+        super().__init__(address, handler)
+        self.slots = threading.BoundedSemaphore(max_threads)
+
+    def process_request(self, request, client_address) -> None:
+        self.slots.acquire()
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+
+def make_server(service: ScoringService, host: str = '127.0.0.1', port: int = 8000, max_threads: int = 32,
+                read_timeout: float = 30.0) -> ScoringServer:
     """The server, bound (port 0: any free port, read it from server.server_port), not yet serving."""
-    return ThreadingHTTPServer((host, port), make_handler(service))
+    return ScoringServer((host, port), make_handler(service, read_timeout), max_threads)
 
 
 def main(argv=None) -> int:
@@ -190,10 +304,19 @@ def main(argv=None) -> int:
     parser.add_argument('--host', default='127.0.0.1')
     parser.add_argument('--max-seconds', type=float, default=600.0, help='the longest upload scored (seconds)')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--max-threads', type=int, default=32, help='requests served at once (default 32)')
+    parser.add_argument('--read-timeout', type=float, default=30.0,
+                        help='seconds an upload may stall before it is dropped (default 30)')
+    parser.add_argument('--trust', action='store_true',
+                        help='load a checkpoint that needs more than weights (it can run code: only a file you trust)')
     options = parser.parse_args(argv)
     try:
-        service = ScoringService(options.checkpoint, checked_device(options.device), options.max_seconds)
-        server = make_server(service, options.host, options.port)
+        if options.max_threads < 1 or not options.read_timeout > 0:
+            raise ValueError(f"--max-threads {options.max_threads} and --read-timeout {options.read_timeout}: "
+                             f"need at least one thread and a positive number of seconds")
+        service = ScoringService(options.checkpoint, checked_device(options.device), options.max_seconds,
+                                 trust=options.trust)
+        server = make_server(service, options.host, options.port, options.max_threads, options.read_timeout)
     except (CheckpointError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

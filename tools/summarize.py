@@ -24,6 +24,7 @@ import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 
+from evaluation.plots import literal_text  # noqa: E402
 from evaluation.results_card import CardError, read_card  # noqa: E402
 from evaluation.selection import METRICS  # noqa: E402
 
@@ -102,6 +103,7 @@ def write_csv(summary: dict, path: str) -> None:
                              row['min'], row['max']])
 
 
+@literal_text
 def plot(summary: dict, path: str) -> None:
     """One panel per set: the EER of each seed (dots) and the mean with ± one std."""
     rows = [row for row in summary['rows'] if row['metric'] == 'eer']

@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from utils.atomic import atomic_torch_save
+from utils.safe_load import UntrustedFile, torch_load
 
 
 class CheckpointError(RuntimeError):
@@ -14,15 +15,24 @@ class CheckpointError(RuntimeError):
 
 
 def rng_states() -> Dict[str, Any]:
-    states = {'torch': torch.get_rng_state(), 'numpy': np.random.get_state(), 'python': random.getstate()}
+    """Every generator's state in types a weights-only load accepts (tensors, numbers, tuples)."""
+    name, key, position, has_gauss, cached = np.random.get_state()
+    states = {'torch': torch.get_rng_state(), 'python': random.getstate(),
+              'numpy': {'bit_generator': name, 'key': torch.from_numpy(key.astype(np.int64)), 'pos': int(position),
+                        'has_gauss': int(has_gauss), 'cached_gaussian': float(cached)}}
     if torch.cuda.is_available():
         states['cuda'] = torch.cuda.get_rng_state_all()
     return states
 
 
 def restore_rng_states(states: Dict[str, Any]) -> None:
+    """The states of rng_states(), or of a checkpoint written before it stored NumPy's as tensors."""
     torch.set_rng_state(states['torch'])
-    np.random.set_state(states['numpy'])
+    numpy_state = states['numpy']
+    if isinstance(numpy_state, dict):
+        numpy_state = (numpy_state['bit_generator'], numpy_state['key'].numpy().astype(np.uint32),
+                       numpy_state['pos'], numpy_state['has_gauss'], numpy_state['cached_gaussian'])
+    np.random.set_state(numpy_state)
     random.setstate(states['python'])
     if 'cuda' in states and torch.cuda.is_available() and len(states['cuda']) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(states['cuda'])
@@ -40,14 +50,17 @@ def checkpoint_file(path: str) -> str:
     return os.path.join(path, RELEASE_MODEL) if os.path.isdir(path) else path
 
 
-def load_checkpoint(path: str, required=('model',)) -> Dict[str, Any]:
-    """Load on CPU (a file, or a release folder's model); a missing, unreadable or
-    incomplete file raises CheckpointError naming it."""
+def load_checkpoint(path: str, required=('model',), trust: bool = False) -> Dict[str, Any]:
+    """Load on CPU (a file, or a release folder's model) without running code it may carry
+    (utils/safe_load.py; `trust` lifts that, never by default); a missing, unreadable,
+    incomplete or refused file raises CheckpointError naming it."""
     path = checkpoint_file(path)
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
-        state = torch.load(path, map_location='cpu', weights_only=False)
+        state = torch_load(path, trust)
+    except UntrustedFile as error:
+        raise CheckpointError(f"checkpoint {error}") from None
     except Exception as error:
         raise CheckpointError(f"cannot read checkpoint {path}: {error}") from None
     if not isinstance(state, dict):

@@ -1,7 +1,7 @@
 """Averaging checkpoints: the parameters and buffers (BatchNorm running statistics,
 the EBM centroids) of several checkpoints of one model, tensor by tensor."""
 import os
-from typing import Dict, List, Mapping, Sequence
+from typing import Dict, Iterable, List, Mapping, Sequence
 
 import torch
 
@@ -34,12 +34,35 @@ def average_state_dicts(states: Sequence[Mapping[str, torch.Tensor]], names: Seq
     return averaged
 
 
-def average_checkpoints(paths: Sequence[str]) -> dict:
+# keys in which the averaged checkpoints may differ: models of several seeds average well
+SEED_AND_NAME = ('rand_seed', 'name')
+
+
+def configuration_differences(states: Sequence[dict], ignored: Iterable[str] = SEED_AND_NAME) -> Dict[str, list]:
+    """{key: the value in each state} for every configuration key outside `ignored` whose value
+    is not the same in all states (a key a checkpoint does not know is left out)."""
+    configs = [state.get('args') or {} for state in states]
+    shared = set.intersection(*(set(config) for config in configs)) - set(ignored)
+    return {key: [config[key] for config in configs] for key in sorted(shared)
+            if any(config[key] != configs[0][key] for config in configs)}
+
+
+def average_checkpoints(paths: Sequence[str], allow: Iterable[str] = (), trust: bool = False) -> dict:
     """A model-only checkpoint whose model is the mean of the checkpoints at `paths`;
     it keeps the configuration and epoch of the last one and names what it averaged.
-    It has no decision threshold or calibration: those belong to a model's own
+    Checkpoints whose configurations differ in more than the seed and the run's name (another
+    LFCC band, another width) are refused, naming each such key with its values, unless
+    `allow` names it. It has no decision threshold or calibration: those belong to a model's own
     development scores (evaluate it with TEST=True to get them)."""
-    states = [load_checkpoint(path) for path in paths]
+    states = [load_checkpoint(path, trust=trust) for path in paths]
+    differ = {key: values for key, values in configuration_differences(states).items() if key not in set(allow)}
+    if differ:
+        listed = '; '.join(f"{key}: " + ', '.join(f"{value!r} ({os.path.basename(path)})"
+                                                  for value, path in zip(values, paths))
+                           for key, values in differ.items())
+        raise CheckpointError(f"the checkpoints were trained with different settings ({listed}): their mean is a "
+                              f"model that no one configuration describes. To average them anyway, keeping the "
+                              f"last one's configuration: --allow-different {','.join(differ)}")
     checkpoint: dict = {'model': average_state_dicts([s['model'] for s in states], paths),
                         'averaged_from': [os.path.abspath(p) for p in paths],
                         'averaged_epochs': [s.get('epoch') for s in states]}

@@ -21,7 +21,8 @@ def atomic_write(path: str, write: Callable[[str], None]) -> None:
     """Call write(temporary) on a temporary file beside `path`, then rename it over `path`.
     The temporary name keeps the file's extension, so writers that choose the format by
     extension (soundfile) write the right one. A failed write removes the temporary and
-    raises WriteFailed saying whether the disk is full and that the old `path` is intact."""
+    raises WriteFailed saying whether the disk is full or the folder not writable, and
+    that the old `path` is intact."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     stem, extension = os.path.splitext(path)
@@ -33,11 +34,16 @@ def atomic_write(path: str, write: Callable[[str], None]) -> None:
         if isinstance(error, WriteFailed):
             raise
         free = shutil.disk_usage(folder).free
-        full = 'the disk is full' if free < LOW_SPACE_BYTES or getattr(error, 'errno', None) == errno.ENOSPC \
-            else 'the write failed'
+        code = getattr(error, 'errno', None)
+        if code in (errno.EROFS, errno.EACCES, errno.EPERM) or not os.access(folder, os.W_OK):
+            cause = 'the folder is not writable (read-only or no permission)'
+        elif code in (errno.ENOSPC, errno.EDQUOT) or free < LOW_SPACE_BYTES:
+            cause = 'the disk is full'
+        else:
+            cause = 'the write failed'
         kept = f"the previous {os.path.basename(path)} is intact" if os.path.exists(path) else \
             f"no earlier {os.path.basename(path)} existed"
-        raise WriteFailed(f"{path} could not be written: {full} ({free / 2 ** 20:.0f} MiB free in {folder}; "
+        raise WriteFailed(f"{path} could not be written: {cause} ({free / 2 ** 20:.0f} MiB free in {folder}; "
                           f"{str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__}); "
                           f"{kept}") from error
     finally:

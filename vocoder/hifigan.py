@@ -10,6 +10,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from models.state_dict_check import state_dict_mismatch
+from utils.safe_load import UntrustedFile, torch_load
 from vocoder.weight_norm_conv import WeightNormConv1d
 
 
@@ -126,7 +127,10 @@ def load_generator(checkpoint: str, config: Optional[HiFiGANConfig] = None) -> H
     if os.path.isfile(beside):
         config = HiFiGANConfig.from_json(beside)
     generator = HiFiGANGenerator(config or CONFIGS['v1'])
-    state = torch.load(checkpoint, map_location='cpu')
+    try:
+        state = torch_load(checkpoint)
+    except UntrustedFile as error:
+        raise GeneratorLoadError(str(error)) from None
     if not isinstance(state, dict) or 'generator' not in state:
         raise GeneratorLoadError(f"{checkpoint}: expected a dict with key 'generator' (the release format)")
     problem = state_dict_mismatch(generator.state_dict(), state['generator'], checkpoint, 'the configuration')

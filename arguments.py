@@ -10,8 +10,8 @@ plain dicts of values and their merge.
 from typing import Sequence, Tuple
 
 from models.registry import backbone_names, get_backbone
-from utils.config import (Bool, Choice, Int, Ints, Number, Numbers, Registered, Text, Texts, apply_overrides,
-                          defaults, require, validate)
+from utils.config import (Bool, Choice, ConfigError, Int, Ints, Number, Numbers, Registered, Text, Texts,
+                          apply_overrides, defaults, require, validate)
 
 SYSTEM = {
     # experiment information
@@ -57,6 +57,7 @@ SYSTEM = {
     # run control
     'TEST'              : (False, Bool()),                  # evaluate `checkpoint` without training
     'checkpoint'        : (None, Text(optional=True)),      # model checkpoint to evaluate when TEST is True
+    'trust_checkpoint'  : (False, Bool()),                  # True: load checkpoints fully, code included (only files you trust)
     'resume'            : (None, Text(optional=True)),      # checkpoint path to resume from, or 'auto' for this run's last
     'resume_override'   : ([], Texts()),                    # keys (or train_protocol) a resume may change, e.g. lr,batch_size
     'eval_from_epoch'   : (15, Int(1)),                     # first epoch with an evaluation
@@ -206,6 +207,11 @@ def check_combinations(args: dict) -> None:
             args['select_on'])
     require(args['rawboost'] or args['rawboost_device'] == 'cpu', 'rawboost_device',
             'moves RawBoost to the training device, but rawboost=False turns it off', args['rawboost_device'])
+    unknown = sorted(set(args['resume_override']) - set(args) - {'train_protocol'})
+    verb = 'is not a key' if len(unknown) == 1 else 'are not keys'
+    if unknown:   # named as typed, resume_override=a,b
+        raise ConfigError(f"resume_override={','.join(args['resume_override'])}: {', '.join(unknown)} {verb} (nor "
+                          f"train_protocol, the training rows)")
     require(args['select_on'] != 'ASV5dev' or args['path_ASV5'] is not None, 'select_on',
             'selecting on the ASVspoof 5 dev set needs path_ASV5 (or select_on=None)', args['select_on'])
 

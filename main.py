@@ -12,6 +12,7 @@
 import sys
 
 from arguments import get_args
+from data.datasets import UnreadableData, original_message
 from data.protocol import ProtocolError
 from data.validation import DatasetError
 from models.ssl_frontend import SSLCheckpointError
@@ -46,6 +47,9 @@ def main(argv) -> int:
         launch(args, trials)
     except (ProcessFailed, WriteFailed) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 1
+    except UnreadableData as error:     # maybe raised in a loader worker: its traceback is left out
+        print(f"error: {original_message(error)}", file=sys.stderr)
         return 1
     return 0
 

@@ -11,7 +11,9 @@ are those of a fresh round trip, bit for bit.
 The key is a hash of the samples themselves with the codec, the quality, the rate and the
 libraries' versions: a changed file, crop or library can never find stale bytes. Entries
 are written to a temporary name and renamed, so the loader workers of several processes can
-share one folder; an entry that no longer decodes is encoded again and replaced.
+share one folder. Each entry carries its length and a checksum of its bytes: one cut short,
+overwritten or otherwise damaged is never decoded (a truncated MP3 still decodes, to other
+samples) but encoded again and replaced.
 """
 import hashlib
 import os
@@ -20,6 +22,14 @@ from typing import Callable, Optional
 
 import numpy as np
 import soundfile as sf
+
+# an entry: MAGIC, the length of the encoded bytes (8 bytes, little-endian), their blake2b-16, the bytes
+MAGIC = b'EBM-codec-cache-1\n'
+HEADER_SIZE = len(MAGIC) + 8 + 16
+
+
+def _checksum(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
 
 
 def _library_versions() -> str:
@@ -44,18 +54,26 @@ class CodecCache:
         return os.path.join(self.folder, key[:2], key)
 
     def read(self, key: str) -> Optional[bytes]:
+        """The encoded bytes of `key`, or None when the entry is missing or fails its check."""
         try:
             with open(self.path(key), 'rb') as handle:
-                return handle.read()
+                entry = handle.read()
         except FileNotFoundError:
             return None
+        header, data = entry[:HEADER_SIZE], entry[HEADER_SIZE:]
+        if len(header) < HEADER_SIZE or header[:len(MAGIC)] != MAGIC:
+            return None
+        length = int.from_bytes(header[len(MAGIC):len(MAGIC) + 8], 'little')
+        if length != len(data) or header[len(MAGIC) + 8:] != _checksum(data):
+            return None
+        return data
 
     def write(self, key: str, data: bytes) -> None:
         folder = os.path.dirname(self.path(key))
         os.makedirs(folder, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=folder, prefix='.partial-')
         with os.fdopen(handle, 'wb') as out:
-            out.write(data)
+            out.write(MAGIC + len(data).to_bytes(8, 'little') + _checksum(data) + data)
         os.replace(temporary, self.path(key))
 
     def round_trip(self, x: np.ndarray, setting: str, sample_rate: int, encode: Callable[[np.ndarray], bytes],

@@ -12,6 +12,50 @@ from data.protocol import Trial
 from data.views import Augment, Codec, make_view
 
 
+class UnreadableData(RuntimeError):
+    """Training files past the allowed share, or an evaluation file, could not be read; the
+    message names them."""
+
+
+def original_message(error: BaseException) -> str:
+    """The message `error` was raised with, without the worker traceback that a DataLoader
+    wraps around an exception raised in one of its workers."""
+    text, marker = str(error), f"{type(error).__module__}.{type(error).__name__}: "
+    return text.rsplit(marker, 1)[-1].strip() if marker in text else text.strip()
+
+
+class UnreadableFiles:
+    """The distinct files of one training set (both classes) found unreadable, shared by its
+    datasets and their loader workers: each is named once, and the run stops when they exceed
+    `max_failure_rate` of the set's distinct files, however often each was drawn."""
+
+    def __init__(self, paths, max_failure_rate: float = 0.01):
+        self.file_ids = {path: i for i, path in enumerate(sorted(set(paths)))}
+        self.max_failure_rate = max_failure_rate
+        self.flags = multiprocessing.Array('b', len(self.file_ids))
+        self.count = multiprocessing.Value('i', 0)
+
+    def __contains__(self, path: str) -> bool:
+        return bool(self.flags[self.file_ids[path]])
+
+    def record(self, path: str, error: Exception) -> None:
+        with self.flags.get_lock():
+            first_time = not self.flags[self.file_ids[path]]
+            self.flags[self.file_ids[path]] = 1
+            if first_time:
+                self.count.value += 1
+            count = self.count.value
+        total = len(self.file_ids)
+        if first_time:
+            print(f"[data] skipping an unreadable training file ({count} of {total:,} so far): {error}",
+                  file=sys.stderr)
+        if count > self.max_failure_rate * total:
+            names = sorted(p for p, i in self.file_ids.items() if self.flags[i])
+            listed = '\n    '.join(names[:10])
+            raise UnreadableData(f"{count} of {total:,} training files are unreadable, more than "
+                                 f"{self.max_failure_rate:.0%} of the set; the first {min(10, count)}:\n    {listed}")
+
+
 class TwoViewDataset(Dataset):
     """Item i -> (long_view (crop_long,), short_view (crop_short,), label), float32 tensors.
 
@@ -20,7 +64,8 @@ class TwoViewDataset(Dataset):
     padding, long view from the start and short view a random window, then RawBoost.
     An unreadable or empty file is skipped (named once, remembered, another item drawn);
     the run stops when the distinct unreadable files exceed `max_failure_rate` of the
-    distinct files of the set, however often each was drawn.
+    distinct files of the set (`unreadable`, shared by the datasets of both classes; by
+    default the set is this dataset's own files), however often each was drawn.
 
     `item` is an index, or (index, key) as BalancedLoader's sampler gives it: the item's
     draws come from a generator seeded with (rand_seed, *key), or (rand_seed, index), so
@@ -29,16 +74,12 @@ class TwoViewDataset(Dataset):
 
     def __init__(self, trials: List[Trial], crop_long: int, crop_short: int, codec: Optional[Codec] = None,
                  rawboost: Optional[Augment] = None, codec_crop_factor: float = 1.2, rand_seed: int = 0,
-                 max_failure_rate: float = 0.01, sample_rate: int = 16000):
+                 max_failure_rate: float = 0.01, sample_rate: int = 16000,
+                 unreadable: Optional[UnreadableFiles] = None):
         self.trials, self.crop_long, self.crop_short = trials, crop_long, crop_short
         self.codec, self.rawboost, self.codec_crop_factor = codec, rawboost, codec_crop_factor
         self.seed, self.sample_rate = rand_seed, sample_rate
-        # one flag per distinct file, shared with the DataLoader workers
-        paths = sorted({trial.path for trial in trials})
-        self.file_ids = {path: i for i, path in enumerate(paths)}
-        self.max_failure_rate = max_failure_rate
-        self.unreadable = multiprocessing.Array('b', len(paths))
-        self.failures = multiprocessing.Value('i', 0)
+        self.unreadable = unreadable or UnreadableFiles([trial.path for trial in trials], max_failure_rate)
 
     def __len__(self) -> int:
         return len(self.trials)
@@ -46,30 +87,12 @@ class TwoViewDataset(Dataset):
     def _read(self, index: int, rng: np.random.Generator) -> Tuple[np.ndarray, int]:
         while True:
             trial = self.trials[index]
-            file_id = self.file_ids[trial.path]
-            if not self.unreadable[file_id]:
+            if trial.path not in self.unreadable:
                 try:
                     return read_audio(trial.path, self.sample_rate), trial.label
                 except AudioReadError as error:
-                    self._record_failure(file_id, trial.path, error)
+                    self.unreadable.record(trial.path, error)
             index = int(rng.integers(len(self.trials)))
-
-    def _record_failure(self, file_id: int, path: str, error: Exception) -> None:
-        with self.unreadable.get_lock():
-            first_time = not self.unreadable[file_id]
-            self.unreadable[file_id] = 1
-            if first_time:
-                self.failures.value += 1
-            count = self.failures.value
-        total = len(self.file_ids)
-        if first_time:
-            print(f"[data] skipping an unreadable training file ({count} of {total:,} so far): {error}",
-                  file=sys.stderr)
-        if count > self.max_failure_rate * total:
-            names = sorted(p for p, i in self.file_ids.items() if self.unreadable[i])
-            listed = '\n    '.join(names[:10])
-            raise RuntimeError(f"{count} of {total:,} training files are unreadable, more than "
-                               f"{self.max_failure_rate:.0%} of the set; the first {min(10, count)}:\n    {listed}")
 
     def __getitem__(self, item: Union[int, Tuple[int, Tuple[int, ...]]]):
         index, key = item if isinstance(item, tuple) else (item, (item,))

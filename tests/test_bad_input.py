@@ -258,6 +258,19 @@ def _resume_override_of_no_key(corpus, tmp_path):
                                                                   'learning_rate is not a key']
 
 
+def _resume_override_on_a_fresh_run(corpus, tmp_path):
+    return ['resume_override=bogus_key'], ['resume_override=bogus_key', 'bogus_key is not a key']
+
+
+def _codec_cache_is_a_file(corpus, tmp_path):
+    (tmp_path / 'cache').write_text('a file')
+    return [f'codec_cache={tmp_path / "cache"}'], ['codec_cache=', 'is a file, not a folder']
+
+
+def _codec_cache_cannot_be_written(corpus, tmp_path):
+    return ['codec_cache=/proc/ebm_cache'], ["codec_cache='/proc/ebm_cache'", 'cannot be written']
+
+
 CASES = [_missing_root, _missing_protocol, _missing_audio, _malformed_row, _duplicate_rows, _one_class,
          _empty_protocol, _latin1_protocol, _empty_audio, _corrupt_audio, _corrupt_body_with_preflight_decode,
          _no_frames, _bad_type, _unknown_key, _impossible_value,
@@ -266,7 +279,8 @@ CASES = [_missing_root, _missing_protocol, _missing_audio, _malformed_row, _dupl
          _corrupt_test_checkpoint, _missing_resume_checkpoint, _truncated_resume_checkpoint,
          _model_only_resume_checkpoint, _mismatched_test_checkpoint, _mismatched_resume_checkpoint,
          _resume_with_another_lr_and_batch, _resume_overrides_one_change_of_two, _resume_on_other_training_rows,
-         _resume_override_of_no_key]
+         _resume_override_of_no_key, _resume_override_on_a_fresh_run, _codec_cache_is_a_file,
+         _codec_cache_cannot_be_written]
 
 
 @pytest.mark.parametrize('case', CASES, ids=[case.__name__.strip('_') for case in CASES])
@@ -322,7 +336,7 @@ def test_a_nan_sample_is_named_in_training_evaluation_and_inference(corpus, tmp_
     dataset = TwoViewDataset([Trial('nan', broken, 1, 'bonafide'), Trial('good', good, 1, 'bonafide')], 8_000, 6_000,
                              rand_seed=0, max_failure_rate=1.0)
     views = dataset[0]
-    assert all(torch.isfinite(view).all() for view in views[:2]) and dataset.failures.value == 1
+    assert all(torch.isfinite(view).all() for view in views[:2]) and dataset.unreadable.count.value == 1
     assert 'nan.wav holds 1 non-finite sample' in capsys.readouterr().err
     with pytest.raises(Exception, match='nan.wav holds 1 non-finite sample'):
         EvalDataset([Trial('nan', broken, 1, 'bonafide')], 16_000)[0]
@@ -373,11 +387,15 @@ def test_infer_full_scores_a_long_file_in_batches_of_windows(tmp_path, capsys):
     from data.audio import read_audio
     from data.views import crop_samples
     args = get_args(TINY)[0]
-    crops = infer.windows(read_audio(long_file, 16_000), crop_samples(args['num_test_frames'], args['hop']), True)
+    wave, crop = read_audio(long_file, 16_000), crop_samples(args['num_test_frames'], args['hop'])
+    starts = infer.window_starts_of(wave, crop, True)
+    crops = np.stack([wave[start:start + crop] for start in starts])
+    assert list(starts) == list(range(0, len(wave) - crop + 1, crop // 2)) + \
+        ([len(wave) - crop] if (len(wave) - crop) % (crop // 2) else [])
     sizes = []
     original = detector.score
     detector.score = lambda batch: sizes.append(len(batch)) or original(batch)
-    batched = infer.mean_score(detector, crops, 4, torch.device('cpu'))
+    batched = infer.mean_score(detector, wave, crop, starts, 4, torch.device('cpu'))
     with torch.no_grad():
         whole = float(original(torch.from_numpy(crops).float()).double().mean())
     assert len(crops) > 8 and max(sizes) == 4 and sum(sizes) == len(crops)
@@ -680,3 +698,57 @@ def test_the_fast_flac_header_reader_agrees_with_libsndfile(tmp_path):
     broken = tmp_path / 'broken.flac'
     broken.write_bytes(b'fLaC' + bytes([1, 0, 0, 34]) + bytes(40))  # not a STREAMINFO block first
     assert flac_frames(str(broken)) is None
+
+
+@pytest.mark.slow
+def test_resume_auto_without_a_checkpoint_starts_afresh_and_sets_the_old_lines_aside(demo_corpus, tmp_path,
+                                                                                     capsys):
+    """A run killed before its first checkpoint left metric lines of steps 1-6: resume=auto has
+    nothing to resume, so it starts at step 1 in a clean folder, the old lines moved aside."""
+    args = tiny_args(demo_corpus, tmp_path, 'name=early', 'epoch=1', 'path_21LA=None', 'path_21DF=None')
+    folder = tmp_path / 'P' / 't' / 'early'
+    os.makedirs(folder / 'metrics')
+    old_lines = ''.join(f'[{step}] train/loss_1: 9.0\n' for step in range(1, 7))
+    (folder / 'metrics' / 'train_loss_1.txt').write_text(old_lines)
+    (folder / 'parameters.txt').write_text("lr: 0.5\n")
+    run = Trainer({**args, 'resume': 'auto'})
+    run.run()
+    assert f'the earlier run\'s files were moved to {folder / "interrupted_1"}' in capsys.readouterr().out
+    steps = metric_steps(str(folder), 'train_loss_1.txt')
+    assert steps == list(range(1, run.global_step + 1))
+    assert (folder / 'interrupted_1' / 'metrics' / 'train_loss_1.txt').read_text() == old_lines
+    assert (folder / 'interrupted_1' / 'parameters.txt').read_text() == "lr: 0.5\n"
+    assert not (folder / 'parameters_2.txt').exists()
+
+
+def test_an_unreadable_training_file_counts_against_the_whole_set_not_its_class(tmp_path, capsys):
+    """One bad bona fide file among 60 bona fide and 240 spoof files is 0.3 % of the set: skipped and
+    named, never an abort (counted per class it was 1.7 %)."""
+    from data.datasets import UnreadableFiles
+    bad = tmp_path / 'bad.flac'
+    bad.write_bytes(b'not audio')
+    bona = [Trial(f'b{i}', FIXTURE_AUDIO, 1, 'bonafide') for i in range(59)] + [Trial('bad', str(bad), 1, 'bonafide')]
+    spoof = [Trial(f's{i}', str(tmp_path / f's{i}.flac'), 0, 'A01') for i in range(240)]
+    shared = UnreadableFiles([t.path for t in bona] + [t.path for t in spoof])
+    dataset = TwoViewDataset(bona, 4000, 2000, unreadable=shared)
+    assert dataset[59][0].shape == (4000,) and shared.count.value == 1
+    assert 'bad.flac' in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_an_unreadable_evaluation_file_stops_the_run_with_one_clear_line(corpus, tmp_path, capsys):
+    """A valid header over a corrupt body passes the header check; when the evaluation meets it
+    the run stops (exit 1) naming the file, the epoch last.pt holds and what to do, without a
+    traceback."""
+    path, _ = _first_eval_audio(corpus)
+    wave = 0.1 * np.random.default_rng(0).standard_normal(16_000)
+    wave[100] = np.nan
+    os.remove(path)
+    sf.write(path, wave, 16_000, format='WAV', subtype='FLOAT')
+    paths = [f"{key}={value}" for key, value in corpus.items()]
+    code = main.main(paths + TINY + [f'path_log={tmp_path / "logs"}', 'name=evalfail', 'epoch=1',
+                                     'path_21LA=None', 'path_21DF=None', 'num_workers=1'])
+    error = capsys.readouterr().err
+    assert code == 1, error
+    assert path in error and 'non-finite sample' in error and 'models/last.pt holds epoch 1' in error
+    assert 'resume=auto evaluates the epoch again' in error and 'Traceback' not in error

@@ -10,7 +10,7 @@ import soundfile as sf
 
 from augment import codec as codec_module
 from augment.codec import QUALITIES, CodecAugment, RandomCodec
-from augment.codec_cache import CodecCache
+from augment.codec_cache import HEADER_SIZE, CodecCache
 from tests.helpers import FIXTURES
 
 ENCODED = [(codec, quality) for codec, qualities in QUALITIES.items() for quality in qualities
@@ -96,3 +96,40 @@ def test_the_aac_coder_switch_reaches_the_encoder_and_its_own_cache_entries(tmp_
     assert np.array_equal(twoloop, CodecAugment().apply(x, 'aac', 32))
     assert not np.array_equal(twoloop, fast) and np.corrcoef(twoloop, fast)[0, 1] > 0.9
     assert len(_entries(tmp_path)) == 2
+
+
+@pytest.mark.parametrize('damage', ['truncated', 'payload_flipped', 'without_header'])
+def test_a_truncated_or_altered_entry_is_never_decoded_but_encoded_again(tmp_path, damage):
+    """An MP3 cut short still decodes, to other samples: the entry's length and checksum catch
+    it (and any other change), so the output stays the fresh round trip's, bit for bit."""
+    x = _speech()
+    cached = CodecAugment(codec_cache=str(tmp_path))
+    expected = cached.apply(x, 'mp3', 3)
+    (entry,) = _entries(tmp_path)
+    with open(entry, 'rb') as handle:
+        whole = handle.read()
+    header, payload = whole[:HEADER_SIZE], whole[HEADER_SIZE:]
+    damaged = {'truncated': whole[:HEADER_SIZE + len(payload) // 2],
+               'payload_flipped': header + payload[:100] + bytes([payload[100] ^ 1]) + payload[101:],
+               'without_header': payload}[damage]
+    if damage == 'truncated':     # what a cache without the check served: a cut MP3 decodes, to other samples
+        _, decode = codec_module.ENCODERS['mp3']
+        assert not np.array_equal(decode(payload[:len(payload) // 2], len(x)), expected)
+    with open(entry, 'wb') as handle:
+        handle.write(damaged)
+    assert np.array_equal(cached.apply(x, 'mp3', 3), expected)
+    with open(entry, 'rb') as handle:
+        assert handle.read() == whole
+
+
+@pytest.mark.parametrize('kind', ['file', 'unwritable'])
+def test_an_unusable_cache_folder_is_named(tmp_path, kind):
+    from trainer.launch import check_cache_folder
+    from utils.config import ConfigError
+    folder = tmp_path / 'cache'
+    if kind == 'file':
+        folder.write_text('not a folder')
+    else:
+        folder = '/proc/ebm_codec_cache'
+    with pytest.raises(ConfigError, match='codec_cache=.*cannot be used'):
+        check_cache_folder(str(folder))

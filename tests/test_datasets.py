@@ -220,19 +220,19 @@ def test_training_skips_a_bad_file_and_aborts_past_one_percent(tmp_path, capsys)
         os.symlink(FILES[0], trial.path)
     dataset = TwoViewDataset(good + [Trial('bad', str(bad), 1, 'bonafide')], 4000, 2000)
     long_view, _, _ = dataset[199]
-    assert long_view.shape == (4000,) and dataset.failures.value == 1
+    assert long_view.shape == (4000,) and dataset.unreadable.count.value == 1
     assert 'bad.flac' in capsys.readouterr().err
     # drawn again in later epochs: still one file, named once, never an abort
     for epoch in range(2, 40):
         assert dataset[199, (0, epoch, 0, 199)][0].shape == (4000,)
-    assert dataset.failures.value == 1 and 'bad.flac' not in capsys.readouterr().err
+    assert dataset.unreadable.count.value == 1 and 'bad.flac' not in capsys.readouterr().err
     # one file listed twice is one file; two distinct bad files of 152 are past 1 %
     worse = tmp_path / 'worse.flac'
     worse.write_bytes(b'')
     dataset = TwoViewDataset(good[:150] + [Trial('bad', str(bad), 1, 'bonafide')] * 2, 4000, 2000)
     dataset[150]
     dataset[151]
-    assert dataset.failures.value == 1
+    assert dataset.unreadable.count.value == 1
     dataset = TwoViewDataset(good[:150] + [Trial('bad', str(bad), 1, 'bonafide'),
                                            Trial('worse', str(worse), 1, 'bonafide')], 4000, 2000)
     dataset[150]

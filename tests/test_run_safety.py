@@ -44,10 +44,12 @@ def _snapshot(root):
 
 @pytest.mark.slow
 def test_no_secret_is_written_anywhere_with_every_logger_on(demo_corpus, tmp_path, monkeypatch, capsys):
-    """A Neptune token typed as a key and a W&B key in the environment, TensorBoard and an offline
-    W&B run on: neither secret is in any file of the run (W&B's and TensorBoard's included), in
-    the checkpoint or in what was printed; TensorBoard holds the values of metrics/*.txt."""
+    """A Neptune token typed as a key (and on the command line, which W&B records) and a W&B key
+    in the environment, TensorBoard and an offline W&B run on: neither secret is in any file of
+    the run (W&B's and TensorBoard's included), in the checkpoint or in what was printed;
+    TensorBoard holds the values of metrics/*.txt."""
     from tests.test_tensorboard_wandb import local_metrics, tensorboard_scalars
+    monkeypatch.setattr(sys, 'argv', ['main.py', f'neptune_token={TOKEN}', 'wandb_project=ebm'])
     monkeypatch.delenv('NEPTUNE_PROJECT', raising=False)
     monkeypatch.delenv('NEPTUNE_API_TOKEN', raising=False)
     monkeypatch.setenv('WANDB_API_KEY', WANDB_KEY)

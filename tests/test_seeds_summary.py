@@ -82,9 +82,9 @@ def test_a_sweep_continues_with_the_unfinished_seed(demo_corpus, tmp_path, monke
             os.makedirs(training_run_dir(args), exist_ok=True)
             with open(os.path.join(training_run_dir(args), CARD_JSON), 'w') as handle:
                 json.dump({**_card({}, args['rand_seed']), 'config': args}, handle)
-        return code
+        return code, False     # (exit code, whether a stop was asked)
 
-    monkeypatch.setattr(seeds_tool.subprocess, 'call', fake_main)
+    monkeypatch.setattr(seeds_tool, 'run_to_the_end', fake_main)
     assert seeds_tool.main(['--seeds', '1,2', *overrides]) == 1
     assert 'seed 2 stopped with exit code 1' in capsys.readouterr().err
     assert seeds_tool.main(['--seeds', '1,2', *overrides]) == 0      # seed 1 is skipped, seed 2 runs again
@@ -97,3 +97,37 @@ def test_a_sweep_continues_with_the_unfinished_seed(demo_corpus, tmp_path, monke
     assert len(commands) == 3
     assert seeds_tool.main(['--seeds', '1,2', *overrides, 'epoch=4']) == 0   # another configuration trains again
     assert len(commands) == 5
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_sweep_lets_the_running_seed_save_and_the_rerun_continue_it(demo_corpus, tmp_path):
+    """Ctrl-C at the terminal reaches the whole foreground process group: the sweep hands it to
+    the running main.py, which finishes its step, writes last.pt and exits; the sweep says so
+    (exit 130, no traceback) and the same command continues the seed without repeating a step."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from tests.helpers import REPO, TINY, metric_steps
+    from trainer.checkpoint import load_checkpoint
+    overrides = [f"{key}={value}" for key, value in demo_corpus.items()] + TINY + [
+        f'path_log={tmp_path}', 'name=sweep', 'epoch=2', 'path_21LA=None', 'path_21DF=None']
+    command = [sys.executable, '-m', 'tools.seeds', '--seeds', '1', *overrides]
+    sweep = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             start_new_session=True)
+    run_dir = os.path.join(str(tmp_path), 'P', 't', 'sweep_seed1')
+    losses = os.path.join(run_dir, 'metrics', 'train_loss_1.txt')
+    deadline = time.time() + 180
+    while time.time() < deadline and (not os.path.exists(losses) or len(open(losses).readlines()) < 3):
+        time.sleep(0.2)
+    os.killpg(sweep.pid, signal.SIGINT)                 # what Ctrl-C does
+    _, error = sweep.communicate(timeout=180)
+    assert sweep.returncode == 130, error
+    assert 'stopped: seed 1 saved what it had done' in error
+    assert 'Traceback' not in error and 'KeyboardInterrupt' not in error
+    state = load_checkpoint(os.path.join(run_dir, 'models', 'last.pt'))
+    assert state['global_step'] == len(metric_steps(run_dir, 'train_loss_1.txt')) > 0
+    subprocess.run(command, cwd=REPO, check=True, capture_output=True, timeout=600)
+    steps = metric_steps(run_dir, 'train_loss_1.txt')
+    assert steps == list(range(1, len(steps) + 1)) and load_checkpoint(os.path.join(run_dir, 'models', 'last.pt'))[
+        'epoch'] == 2

@@ -14,7 +14,7 @@ from augment.colored_noise import AddColoredNoise
 from augment.rawboost import RandomRawBoost
 from augment.rawboost_batched import BatchRawBoost
 from data.balanced_loader import BalancedLoader
-from data.datasets import TwoViewDataset
+from data.datasets import TwoViewDataset, UnreadableFiles
 from data.protocol import Trial
 from data.views import crop_samples
 from losses import EBMObjective, EOCSoftmax, class_weights_from_ratios
@@ -68,10 +68,13 @@ def build_training_loader(args: dict, trials: List[Trial], rank: int = 0, world_
     per_item = args['rawboost'] and args['rawboost_device'] == 'cpu'
     rawboost = RandomRawBoost(**keyword_args(args, RandomRawBoost)) if per_item else None
 
+    unreadable = UnreadableFiles([trial.path for trial in trials])   # counted over both classes
+
     def dataset(rows: List[Trial]) -> TwoViewDataset:
         return TwoViewDataset(rows, **keyword_args(
             args, TwoViewDataset, crop_long=crop_samples(args['num_train_frames'], args['hop']),
-            crop_short=crop_samples(args['num_train_frames_short'], args['hop']), codec=codec, rawboost=rawboost))
+            crop_short=crop_samples(args['num_train_frames_short'], args['hop']), codec=codec, rawboost=rawboost,
+            unreadable=unreadable))
 
     return BalancedLoader(dataset([t for t in trials if t.label == 1]), dataset([t for t in trials if t.label == 0]),
                           **keyword_args(args, BalancedLoader, world_size=world_size, rank=rank))

@@ -16,6 +16,7 @@ from trainer.process_board import ProcessBoard
 from trainer.resume_check import check_resume
 from trainer.trainer import Trainer
 from utils.config import ConfigError
+from utils.output_paths import unwritable_reason
 from utils.run_folder import check_writable, holds_a_run, run_dir, training_run_dir
 from utils.run_lock import RunLock
 
@@ -131,6 +132,14 @@ def _torchrun_rank() -> Optional[int]:
     return int(os.environ['RANK']) if 'RANK' in os.environ and 'WORLD_SIZE' in os.environ else None
 
 
+def check_cache_folder(folder: str) -> None:
+    """ConfigError naming codec_cache when `folder` is a file or cannot be written (checked before
+    training: the loader workers would otherwise fail at their first encode)."""
+    reason = unwritable_reason(folder)
+    if reason:
+        raise ConfigError(f"codec_cache={folder!r}: the codec cache folder cannot be used: {reason}")
+
+
 def _check_run_folder(args: dict, folder: str) -> None:
     RunLock(folder).check()
     if args['resume'] is None and holds_a_run(folder):
@@ -156,14 +165,17 @@ def preflight(args: dict) -> RunTrials:
     disk (layouts, protocols, every audio header), for TEST a checkpoint that fits the
     model, for training a run folder no other live process holds, that holds no earlier
     run unless resuming (resume=auto or a path) and, when resuming, a complete checkpoint
-    that fits, trained with this configuration and these training rows (trainer/resume_check.py), and a run folder this process can create and write. Raises ConfigError /
-    DatasetError / CheckpointError / RunFolderInUse naming the path; returns the trials
-    read, for the trainer."""
+    that fits, trained with this configuration and these training rows
+    (trainer/resume_check.py), and a run folder this process can create and write. Raises
+    ConfigError / DatasetError / CheckpointError / RunFolderInUse naming the path; returns the
+    trials read, for the trainer."""
     if not args['TEST']:
         check_batch_split(args, planned_world_size(args))
     if _torchrun_rank() in (None, 0):       # rank 0 alone writes the run folder
         check_writable(run_dir(args), args['path_log'])
     get_backbone(args['backbone']).preflight(args)
+    if args['codec_cache'] and not args['TEST']:
+        check_cache_folder(args['codec_cache'])
     trials = run_trials(args)
     if args['TEST']:
         checkpoint, required = args['checkpoint'], ('model',)
@@ -174,7 +186,7 @@ def preflight(args: dict) -> RunTrials:
         checkpoint = resolve_resume(args['resume'], os.path.join(folder, 'models', 'last.pt'))
         required = RESUME_KEYS
     if checkpoint:
-        state = load_checkpoint(checkpoint, required)
+        state = load_checkpoint(checkpoint, required, args['trust_checkpoint'])
         load_model_state(build_detector_for_checkpoint(args), state, args, checkpoint, detector_keys(args))
         if not args['TEST']:
             check_resume(state, args, checkpoint, trials.train)

@@ -19,7 +19,8 @@ RESUMABLE = frozenset({
     'project', 'name', 'tags', 'description', 'path_log', 'neptune_user', 'neptune_token', 'neptune_timeout',
     'path_19LA', 'path_21LA', 'path_21DF', 'path_ITW', 'path_ASV5', 'calibration_set', 'preflight_decode',
     'num_workers', 'pin_memory', 'prefetch_factor', 'persistent_workers', 'codec_cache', 'compile',
-    'compile_backend', 'usable_gpu', 'collective_timeout', 'TEST', 'checkpoint', 'resume', 'resume_override',
+    'compile_backend', 'usable_gpu', 'collective_timeout', 'TEST', 'checkpoint', 'trust_checkpoint', 'resume',
+    'resume_override',
     'epoch', 'eval_from_epoch', 'eval_every', 'select_on', 'average_last', 'num_test_frames', 'ssl_checkpoint',
     'aasist_checkpoint'})
 TRAIN_PROTOCOL = 'train_protocol'
@@ -44,11 +45,7 @@ def changed_keys(saved_args: Dict, args: Dict) -> List[str]:
 def check_resume(state: Dict, args: Dict, path: str, trials: Sequence[Trial]) -> None:
     """ConfigError naming every unexplained change between the checkpoint at `path` and this
     run (keys, or the training rows), with both values and the override that allows it."""
-    allowed = set(args['resume_override'])
-    unknown = sorted(allowed - set(args) - {TRAIN_PROTOCOL})
-    if unknown:
-        raise ConfigError(f"resume_override={','.join(args['resume_override'])}: {', '.join(unknown)} "
-                          f"{'is not a key' if len(unknown) == 1 else 'are not keys'} (nor {TRAIN_PROTOCOL})")
+    allowed = set(args['resume_override'])   # each a key or TRAIN_PROTOCOL (arguments.py checks it)
     saved = state.get('args') or {}
     changes = [f"{key}={saved[key]!r} -> {args[key]!r}" for key in changed_keys(saved, args) if key not in allowed]
     saved_rows = state.get('train_fingerprint')

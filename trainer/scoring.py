@@ -7,7 +7,8 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
-from data.datasets import EvalDataset
+from data.audio import AudioReadError
+from data.datasets import EvalDataset, UnreadableData, original_message
 from data.protocol import Trial
 from trainer.distributed import is_distributed, unwrap
 
@@ -23,7 +24,7 @@ def score_trials(model: torch.nn.Module, trials: List[Trial], crop: int, batch_s
     """One score per trial, in trial order, gathered from all ranks (the padding
     duplicates of DistributedSampler are dropped); audio read at `sample_rate`.
     should_stop() is asked after each batch (on every rank, so it may hold a collective);
-    True raises EvaluationStopped."""
+    True raises EvaluationStopped. A file that cannot be read raises UnreadableData naming it."""
     detector = unwrap(model)
     detector.eval()
     dataset = EvalDataset(trials, crop, sample_rate)
@@ -33,10 +34,13 @@ def score_trials(model: torch.nn.Module, trials: List[Trial], crop: int, batch_s
     indices = list(iter(sampler)) if sampler is not None else list(range(len(dataset)))
     loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers)
     local = []
-    for wave, _, _, _ in tqdm(loader, desc=desc, disable=rank != 0, leave=False):
-        local.append(detector.score(wave.to(device)).float())
-        if should_stop is not None and should_stop():
-            raise EvaluationStopped(desc)
+    try:
+        for wave, _, _, _ in tqdm(loader, desc=desc, disable=rank != 0, leave=False):
+            local.append(detector.score(wave.to(device)).float())
+            if should_stop is not None and should_stop():
+                raise EvaluationStopped(desc)
+    except AudioReadError as error:       # raised in this process or (wrapped) in a loader worker
+        raise UnreadableData(f"{desc}: {original_message(error)}") from None
     local = torch.cat(local) if local else torch.zeros(0, device=device)
     index_tensor = torch.tensor(indices, dtype=torch.long, device=local.device)
     if world > 1:

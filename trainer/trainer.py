@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from arguments import SYSTEM
 from data.asvspoof_sets import RunTrials, protocol_paths, run_trials
+from data.datasets import UnreadableData
 from data.protocol import LA19_ASV_EVAL_SCORES
 from data.views import crop_samples
 from trainer.checkpoint import (RESUME_KEYS, load_checkpoint, load_model_state, resolve_resume,
@@ -23,7 +24,7 @@ from trainer.centroid_monitor import CentroidMonitor
 from trainer.checkpoint_averaging import average_checkpoints, last_evaluated_checkpoints
 from trainer.distributed import broadcast_buffers, broadcast_state, is_distributed
 from trainer.ebm_step import training_step
-from trainer.resume_check import apply_optimiser_overrides, train_fingerprint
+from trainer.resume_check import RESUMABLE, apply_optimiser_overrides, train_fingerprint
 from evaluation.calibration import fit_calibration
 from evaluation.report import report_set
 from evaluation.results_card import build_card, dataset_entries, metrics_table, write_card
@@ -32,8 +33,8 @@ from trainer.scoring import EvaluationStopped, score_trials
 from utils.experiment_logger import ExperimentLogger, build_logger
 from utils.atomic import remove_stale_temporaries
 from utils.config import defaults
-from utils.run_folder import run_dir
-from utils.run_lock import RunLock
+from utils.run_folder import holds_a_run, run_dir, set_aside_unfinished_run
+from utils.run_lock import LOCK_NAME, RunLock
 from utils.secrets import redact, secret_values
 
 
@@ -75,6 +76,11 @@ class Trainer:
             self.run_dir = run_dir(args)
             self.lock = RunLock(self.run_dir)
             self.lock.acquire()
+            if args['resume'] == 'auto' and not args['TEST'] and not os.path.isfile(self.last_path) \
+                    and holds_a_run(self.run_dir):
+                aside = set_aside_unfinished_run(self.run_dir, keep=(LOCK_NAME,))
+                self.log(f"resume=auto: {self.run_dir} holds a run stopped before its first checkpoint, so there "
+                         f"is nothing to resume: starting afresh; the earlier run's files were moved to {aside}")
             if args['TEST']:
                 self.log(f"evaluation-only run: writing to {self.run_dir} (nothing is written beside the checkpoint)")
             self.logger = build_logger(args, root=self.run_dir)
@@ -148,7 +154,7 @@ class Trainer:
             save_checkpoint(self.last_path, self._state())
 
     def resume(self, path: str) -> None:
-        state = load_checkpoint(path, required=RESUME_KEYS)
+        state = load_checkpoint(path, RESUME_KEYS, self.args['trust_checkpoint'])
         load_model_state(self.detector, state, self.args, path, detector_keys(self.args))
         self.optimizer.load_state_dict(state['optimizer'])
         self.scheduler.load_state_dict(state['scheduler'])
@@ -247,7 +253,8 @@ class Trainer:
             if len(paths) < self.args['average_last']:
                 self.log(f"average_last={self.args['average_last']}: only {len(paths)} evaluated checkpoints, "
                          f"averaging those")
-            averaged = average_checkpoints(paths)
+            # a resumed run's checkpoints may differ in what a resume may change
+            averaged = average_checkpoints(paths, allow=RESUMABLE | set(self.args['resume_override']))
             self.detector.load_state_dict(averaged['model'])
         broadcast_state(self.model)
         record = self.evaluate(self.epoch, 'averaged')
@@ -399,11 +406,15 @@ class Trainer:
             self.log(f"stopped during the evaluation of epoch {epoch} ({stopped}); models/last.pt holds the epoch, "
                      f"resume=auto evaluates it again and continues")
             return False
+        except UnreadableData as error:
+            raise UnreadableData(f"{error}. models/last.pt holds epoch {epoch}: replace the file (or set that set's "
+                                 f"path to None), then resume=auto evaluates the epoch again and continues; "
+                                 f"preflight_decode=True finds every such file before training") from None
         self.save_last()  # with the evaluation's record and the decision threshold
         return True
 
     def test(self) -> None:
-        state = load_checkpoint(self.args['checkpoint'])
+        state = load_checkpoint(self.args['checkpoint'], trust=self.args['trust_checkpoint'])
         load_model_state(self.detector, state, self.args, self.args['checkpoint'], detector_keys(self.args))
         epoch = state.get('epoch', 0)
         self.log(f"evaluating {self.args['checkpoint']} (epoch {epoch})")

@@ -6,7 +6,7 @@ from utils.local_logger import LocalLogger, experiment_dir
 from utils.neptune_logger import NeptuneLogger, neptune_credentials
 from utils.tensorboard_logger import TensorBoardLogger
 from utils.wandb_logger import WandbLogger
-from utils.secrets import redact
+from utils.secrets import redact, secret_values
 
 
 class ExperimentLogger:
@@ -67,7 +67,7 @@ def build_logger(args: dict, neptune_mode: str = 'async', root: Optional[str] = 
     if args['wandb_project'] and args['wandb_mode'] != 'disabled':
         starters.append(('wandb', args['wandb_project'], lambda: WandbLogger(
             root, args['wandb_project'], args['wandb_entity'], args['wandb_mode'], args['name'], args['tags'],
-            args['description'], timeout_s=args['wandb_timeout'])))
+            args['description'], timeout_s=args['wandb_timeout'], secrets=secret_values(args))))
     for label, target, start in starters:
         try:
             loggers.append(start())

@@ -2,6 +2,7 @@
 evaluation-only (TEST) run, so that evaluating never touches a training run's files."""
 import os
 import tempfile
+from typing import Sequence
 
 from utils.config import ConfigError
 from utils.local_logger import experiment_dir
@@ -18,6 +19,21 @@ def holds_a_run(folder: str) -> bool:
     metrics = os.path.join(folder, 'metrics')
     return (os.path.isfile(os.path.join(folder, 'models', 'last.pt'))
             or (os.path.isdir(metrics) and bool(os.listdir(metrics))))
+
+
+def set_aside_unfinished_run(folder: str, keep: Sequence[str] = ()) -> str:
+    """Move what a run stopped before its first checkpoint left in `folder` (metric lines,
+    parameters, figures) into folder/interrupted_<N>/, so that a fresh start never appends to
+    it; `keep` names entries that stay (the run's lock). Returns the folder they went to."""
+    number = 1
+    while os.path.exists(os.path.join(folder, f'interrupted_{number}')):
+        number += 1
+    target = os.path.join(folder, f'interrupted_{number}')
+    os.makedirs(target)
+    for name in sorted(os.listdir(folder)):
+        if name not in keep and not name.startswith('interrupted_'):
+            os.replace(os.path.join(folder, name), os.path.join(target, name))
+    return target
 
 
 def first_free_name(args: dict) -> str:

@@ -7,23 +7,31 @@ import threading
 from typing import Dict, Optional, Sequence
 
 from utils.run_logger import OptionalLogger
+from utils.secrets import redact_text
 
 
 class WandbLogger(OptionalLogger):
     label = 'wandb'
 
     def __init__(self, run_dir: str, project: str, entity: str, mode: str, name: str, tags: Sequence[str],
-                 description: str = '', timeout_s: float = 30.0):
+                 description: str = '', timeout_s: float = 30.0, secrets: Sequence[str] = ()):
         """Raises when the run does not start within `timeout_s` (wandb_timeout: an unreachable
-        server, a bad key); the caller reports it and goes on without W&B."""
+        server, a bad key); the caller reports it and goes on without W&B. W&B records the
+        command line with the run: it sees it with every string of `secrets` (a token given as
+        an override) redacted."""
         super().__init__()
         import wandb
         self.wandb, self.run_dir, self.timeout_s = wandb, run_dir, timeout_s
         # console='off': W&B leaves stdout alone (the progress bars and the stop signals are ours)
         settings = wandb.Settings(init_timeout=timeout_s, console='off', save_code=False, silent=True)
-        self.run = wandb.init(project=project, entity=entity or None, mode=mode, dir=run_dir, name=name,
-                              tags=[str(tag) for tag in tags], notes=description or None, settings=settings,
-                              reinit='create_new')
+        command_line = sys.argv
+        sys.argv = [redact_text(item, list(secrets)) for item in command_line]
+        try:
+            self.run = wandb.init(project=project, entity=entity or None, mode=mode, dir=run_dir, name=name,
+                                  tags=[str(tag) for tag in tags], notes=description or None, settings=settings,
+                                  reinit='create_new')
+        finally:
+            sys.argv = command_line
         self.counts: Dict[str, int] = {}
 
     def log_parameters(self, params: dict) -> None:

@@ -10,6 +10,7 @@ plain dicts of values and their merge.
 from typing import Sequence, Tuple
 
 from models.registry import backbone_names, get_backbone
+from recipes.presets import chosen_recipe, recipe_names, recipe_settings
 from utils.config import (Bool, Choice, ConfigError, Int, Ints, Number, Numbers, Registered, Text, Texts,
                           apply_overrides, defaults, require, validate)
 
@@ -19,6 +20,7 @@ SYSTEM = {
     'name'              : ('HM-Conformer_EBM', Text(non_empty=True)),     # run name / last folder level under path_log
     'tags'              : (['EBM'], Texts()),               # Neptune tags; joined by '_' as the middle folder level
     'description'       : ('', Text()),                     # free text stored with the run
+    'recipe'            : (None, Choice(None, *recipe_names())),  # a preset applied before the other settings: 'small_data' (recipes/presets.py)
 
     # logging
     'path_log'          : ('/results', Text()),             # root folder of the local logger
@@ -91,6 +93,7 @@ EXPERIMENT = {
     'hop'               : (160, Int(1)),                    # hop length in samples
     'lfcc_f_min'        : (0.0, Number('non-negative')),    # lowest filter edge in Hz (authors: 0)
     'lfcc_f_max'        : (None, Number('positive', optional=True)),  # highest edge in Hz; None: sample_rate / 2 (authors)
+    'lfcc_band'         : ('full', Choice('full', 'auto')),  # DEVIATION:lfcc-band-from-data: 'auto' sets lfcc_f_min / lfcc_f_max to the band the training audio occupies (authors: 'full')
     'mask_p'            : (1.0, Number('probability')),     # probability of masking a training batch
     'mask_max'          : (20, Int(0)),                     # widest mask
     'mask_axis'         : ('time', Choice('time', 'coefficient')),  # 'time' (authors' quirk: masks frames) or 'coefficient'
@@ -194,6 +197,11 @@ def check_combinations(args: dict) -> None:
         require(seen >= shortest, key, f"the crop the {args['backbone']} backbone sees is {seen} samples, below "
                 f"its shortest, {backbone.min_frames} frames ({shortest} samples)"
                 + (f" after the speed factor {factor}" if factor > 1 else ''), args[key])
+    require(args['lfcc_band'] == 'full' or 'lfcc_f_min' in backbone.keys(), 'lfcc_band',
+            f"backbone={args['backbone']} has no LFCC front end to set the band of", args['lfcc_band'])
+    require(args['lfcc_band'] == 'full' or (args['lfcc_f_min'] == 0.0 and args['lfcc_f_max'] is None), 'lfcc_band',
+            "'auto' measures lfcc_f_min and lfcc_f_max from the training audio: leave them unset (or set them "
+            "and lfcc_band=full)", args['lfcc_band'])
     heads = backbone.num_heads(args)
     weights = str([1.0] * heads).replace(' ', '')
     require(len(args['loss_weight']) == heads, 'loss_weight', f"must have one weight per head: {heads} with "
@@ -223,7 +231,13 @@ RETIRED = {
 
 
 def get_args(overrides: Sequence[str] = ()) -> Tuple[dict, dict, dict]:
+    """The configuration: arguments.py's values, then a recipe's settings (recipe=NAME, here
+    or on the command line), then the command line's `key=value` overrides."""
     rules = {key: rule for key, (_, rule) in {**SYSTEM, **EXPERIMENT}.items()}
+    name = chosen_recipe(overrides, SYSTEM['recipe'][0])
+    if name is not None and name not in recipe_names():
+        raise ConfigError(f"recipe={name!r}: must be one of {', '.join(recipe_names())}")
+    overrides = [*recipe_settings(name), *overrides]
     system_args, experiment_args = apply_overrides(defaults(SYSTEM), defaults(EXPERIMENT), overrides, rules, RETIRED)
     args = {**system_args, **experiment_args}
     validate(args, {**SYSTEM, **EXPERIMENT}, check_combinations)

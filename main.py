@@ -16,6 +16,7 @@ from data.datasets import UnreadableData, original_message
 from data.protocol import ProtocolError
 from data.validation import DatasetError
 from models.ssl_frontend import SSLCheckpointError
+from recipes.presets import describe_recipe
 from trainer.checkpoint import CheckpointError
 from trainer.launch import ProcessFailed, launch, preflight, resume_after_elastic_restart
 from utils.atomic import WriteFailed
@@ -39,7 +40,9 @@ def main(argv) -> int:
         if '--demo' in flags:
             args = number_the_demo_run(args, overrides)
         args = resume_after_elastic_restart(args)
-        trials = preflight(args)
+        if describe_recipe(args):
+            print(describe_recipe(args), flush=True)
+        args, trials = preflight(args)
     except (ConfigError, DatasetError, ProtocolError, CheckpointError, RunFolderInUse, SSLCheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -27,13 +27,15 @@ def dataset_entries(protocols: Dict[str, str], trials: Dict[str, list]) -> Dict[
 
 
 def build_card(args: dict, records: List[dict], averaged: Optional[dict], datasets: Dict[str, dict],
-               source_root: str, checkpoint: Optional[str] = None) -> dict:
+               source_root: str, checkpoint: Optional[str] = None, recipe: Optional[dict] = None) -> dict:
+    """`recipe`: {key: value} of the run's recipe's settings (recipe=NAME), or None."""
     config = redact(args)
     selected = selected_record(records, args['select_on'])
     dev = development_metrics(selected, args['select_on']) if selected else None
     return {
         'git': git_state(source_root), 'config_sha256': config_sha256(config), 'config': config,
         'evaluated_checkpoint': checkpoint, 'datasets': datasets,
+        'recipe': {'name': args['recipe'], 'settings': recipe} if recipe else None,
         'selection': {'select_on': args['select_on'], 'epoch': selected['epoch'] if selected else None,
                       'dev_eer': dev['eer'] if dev else None,
                       'rule': (f"lowest {args['select_on']} EER over the evaluated epochs" if dev else
@@ -70,6 +72,9 @@ def card_markdown(card: dict) -> str:
     lines = [f"# Results: {card['config'].get('name')}", '',
              f"- source: commit {git['commit'] or 'unknown (not a git checkout)'}{dirty}",
              f"- configuration: SHA-256 {card['config_sha256'][:16]}... (in results.json, secrets redacted)"]
+    if card.get('recipe'):
+        lines.append(f"- recipe: {card['recipe']['name']} ("
+                     + ', '.join(f"{key}={value}" for key, value in card['recipe']['settings'].items()) + ')')
     if card['evaluated_checkpoint']:
         lines.append(f"- evaluated checkpoint: {card['evaluated_checkpoint']}")
     lines += [f"- selected: epoch {selection['epoch']}, {selection['rule']}"

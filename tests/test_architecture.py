@@ -7,9 +7,11 @@ import pytest
 
 from tests.helpers import REPO
 
-PACKAGES = ('augment', 'data', 'demo', 'evaluation', 'losses', 'models', 'tools', 'trainer', 'utils', 'vocoder')
+PACKAGES = ('augment', 'data', 'demo', 'evaluation', 'losses', 'models', 'recipes', 'tools', 'trainer', 'utils',
+            'vocoder')
 ALLOWED = {
     'utils': {'utils'},
+    'recipes': {'recipes'},
     'augment': {'augment'},
     'losses': {'losses', 'utils'},
     'models': {'models', 'utils'},

@@ -311,7 +311,7 @@ def test_unusual_but_valid_audio_passes_the_checks_and_is_read_right(kind, corpu
              'other_rate': (0.3 * rng.standard_normal(44_100), 44_100)}
     _replace_with(path, *waves[kind])
     args = tiny_args(corpus, tmp_path / 'logs', 'name=ok')
-    trials = preflight(args)
+    _, trials = preflight(args)
     trial = next(t for t in trials.evaluation['19LA'] if t.utt_id == utt)
     wave = EvalDataset([trial], 8_600)[0][0]
     assert wave.shape == (8_600,) and torch.isfinite(wave).all()

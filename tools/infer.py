@@ -17,7 +17,10 @@ every --hop seconds, the last window ending at the file's end): one row per wind
 end, score, LLR, decision), the file judged by its lowest-scoring window with the share of
 windows judged spoof, and a timeline PNG per file in --timeline (waveform, per-window LLR,
 threshold, spoofed spans shaded; evaluation/segments.py).
-C may be a release folder (tools/export_release.py). Higher scores mean more bona fide. The
+C may be a release folder (tools/export_release.py). A model trained with lfcc_band=auto keeps the
+band it measured; a file that occupies another band (a full-band file given to a telephone
+model) is scored as trained, with a note on stderr (and `band_note` in the JSON).
+Higher scores mean more bona fide. The
 score is the one the checkpoint's configuration names (for AASIST with
 aasist_score=logit, its own bona fide logit).
 When the checkpoint holds a calibration (fitted on the development set at its
@@ -37,6 +40,7 @@ import numpy as np
 import torch
 
 from data.audio import AudioReadError, read_audio
+from data.audio_band import band_difference, trained_band, wave_band
 from data.views import crop_samples
 from arguments import get_args
 from evaluation.calibration import LinearCalibration
@@ -91,6 +95,14 @@ def timeline_names(files: Sequence[str]) -> Dict[str, str]:
             stem += '-' + hashlib.sha1(os.path.realpath(path).encode('utf-8', 'surrogateescape')).hexdigest()[:8]
         names[path] = stem + '_timeline.png'
     return names
+
+
+def band_note(wave: np.ndarray, args: dict) -> Optional[str]:
+    """A sentence when the recording occupies another band than the audio the model was trained
+    on (a model trained with lfcc_band=auto), else None; the file is scored as trained either way."""
+    trained = trained_band(args)
+    heard = wave_band(wave, args['sample_rate']) if trained is not None else None
+    return band_difference(heard, trained, args['sample_rate']) if heard is not None else None
 
 
 def checked_device(name: str) -> torch.device:
@@ -208,14 +220,20 @@ def main(argv=None) -> int:
             print(f"error: {error}", file=sys.stderr)
             results.append({'path': path, 'error': str(error)})
             continue
+        note = band_note(wave, args)
+        if note:
+            print(f"note: {path}: {note}", file=sys.stderr)
         if options.segments:
             image = os.path.join(options.timeline, timelines[path])
             results.append(_segments(detector, wave, path, image, args, crop, threshold, calibration, options,
                                      device))
+            if note:
+                results[-1]['band_note'] = note
             continue
         score = mean_score(detector, wave, crop, window_starts_of(wave, crop, options.full), options.batch_size,
                            device)
-        result = {'path': path, 'score': score, 'decision': 'bonafide' if score > threshold else 'spoof'}
+        result = {'path': path, 'score': score, 'decision': 'bonafide' if score > threshold else 'spoof',
+                  **({'band_note': note} if note else {})}
         if calibration is not None:
             result['llr'] = float(calibration.llr(score))
             result['p_bona_fide'] = float(calibration.probability_bona_fide(score, 1 - options.p_spoof))

@@ -20,6 +20,7 @@ from typing import List, Optional, Sequence, Tuple
 from tqdm import tqdm
 
 from arguments import get_args
+from data.audio_band import measured_keys
 from evaluation.results_card import CardError, read_card
 from tools.summarize import summarize_and_write
 from utils.config import ConfigError
@@ -34,13 +35,15 @@ def seed_overrides(overrides: Sequence[str], name: str, seed: int) -> List[str]:
 
 
 def finished(run_dir: str, args: dict) -> bool:
-    """Whether `run_dir` holds a results card of this very configuration."""
+    """Whether `run_dir` holds a results card of this very configuration (the keys a run sets
+    from its training audio, such as the band of lfcc_band=auto, are the run's to set)."""
     try:
         config = read_card(run_dir)['config']
     except CardError:
         return False
     wanted = redact(args)
-    return all(config.get(key) == wanted[key] for key in wanted if key != 'resume')
+    skipped = {'resume', *measured_keys(wanted)}
+    return all(config.get(key) == wanted[key] for key in wanted if key not in skipped)
 
 
 def run_to_the_end(command: List[str]) -> Tuple[int, bool]:

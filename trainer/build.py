@@ -27,10 +27,11 @@ from utils.config import ConfigError, keyword_args
 KEYWORD_PARTS = (RandomCodec, RandomRawBoost, TwoViewDataset, BalancedLoader, EOCSoftmax, EBMObjective,
                  AddColoredNoise, BatchAugment)
 
-# Experiment keys read by name instead of through a constructor: here and in the training loop.
+# Experiment keys read by name instead of through a constructor: here, in the training loop and
+# in the pre-flight (lfcc_band, trainer/launch.py).
 READ_BY_NAME = ('backbone', 'amp', 'loss_scope', 'epoch', 'batch_size', 'rand_seed', 'centroid_update', 'num_train_frames',
                 'num_train_frames_short', 'num_test_frames', 'hop', 'codec_p', 'rawboost', 'rawboost_device', 'use_class_weight',
-                'ratio_bona', 'ratio_spoof', 'lr', 'lr_min', 'weight_decay', 'T_0', 'T_mult')
+                'ratio_bona', 'ratio_spoof', 'lr', 'lr_min', 'weight_decay', 'T_0', 'T_mult', 'lfcc_band')
 
 
 def unread_keys(keys: Iterable[str]) -> List[str]:

@@ -2,12 +2,13 @@
 import os
 import socket
 import sys
-from typing import Callable, NoReturn, Optional
+from typing import Callable, NoReturn, Optional, Tuple
 
 import torch
 import torch.multiprocessing as mp
 
 from data.asvspoof_sets import RunTrials, run_trials
+from data.audio_band import measure_band, measured_keys
 from data.balanced_loader import per_process_rows
 from models.registry import build_detector_for_checkpoint, detector_keys, get_backbone
 from trainer.checkpoint import RESUME_KEYS, load_checkpoint, load_model_state, resolve_resume
@@ -159,7 +160,7 @@ def resume_after_elastic_restart(args: dict) -> dict:
     return {**args, 'resume': 'auto'}
 
 
-def preflight(args: dict) -> RunTrials:
+def preflight(args: dict) -> Tuple[dict, RunTrials]:
     """The checks that must pass before any process starts: for training a global batch
     that the processes share evenly; the backbone's own (its weights' shapes), datasets on
     disk (layouts, protocols, every audio header), for TEST a checkpoint that fits the
@@ -167,8 +168,9 @@ def preflight(args: dict) -> RunTrials:
     run unless resuming (resume=auto or a path) and, when resuming, a complete checkpoint
     that fits, trained with this configuration and these training rows
     (trainer/resume_check.py), and a run folder this process can create and write. Raises
-    ConfigError / DatasetError / CheckpointError / RunFolderInUse naming the path; returns the
-    trials read, for the trainer."""
+    ConfigError / DatasetError / CheckpointError / RunFolderInUse naming the path. Returns the
+    run's configuration (with lfcc_band=auto, the band measured from the training audio; for
+    TEST, the band the checkpoint was trained on) and the trials read, for the trainer."""
     if not args['TEST']:
         check_batch_split(args, planned_world_size(args))
     if _torchrun_rank() in (None, 0):       # rank 0 alone writes the run folder
@@ -180,6 +182,7 @@ def preflight(args: dict) -> RunTrials:
     if args['TEST']:
         checkpoint, required = args['checkpoint'], ('model',)
     else:
+        args = _with_measured_band(args, trials)
         folder = training_run_dir(args)
         if _torchrun_rank() in (None, 0):   # under torchrun rank 0 checks the folder; the others find its lock
             _check_run_folder(args, folder)
@@ -187,10 +190,42 @@ def preflight(args: dict) -> RunTrials:
         required = RESUME_KEYS
     if checkpoint:
         state = load_checkpoint(checkpoint, required, args['trust_checkpoint'])
+        if args['TEST']:
+            args = _with_the_checkpoints_band(args, state.get('args') or {})
         load_model_state(build_detector_for_checkpoint(args), state, args, checkpoint, detector_keys(args))
         if not args['TEST']:
             check_resume(state, args, checkpoint, trials.train)
-    return trials
+    return args, trials
+
+
+def _say(text: str) -> None:
+    if _torchrun_rank() in (None, 0):
+        print(text, flush=True)
+
+
+def _with_measured_band(args: dict, trials: RunTrials) -> dict:
+    """lfcc_band=auto: lfcc_f_min and lfcc_f_max set to the band the training audio occupies
+    (data/audio_band.py), said on screen; the checkpoint stores them with the configuration."""
+    if args['lfcc_band'] != 'auto':
+        return args
+    try:
+        band = measure_band([trial.path for trial in trials.train], args['sample_rate'])
+    except ValueError as error:
+        raise ConfigError(f"lfcc_band=auto: the band of the training audio cannot be measured: {error}") from None
+    _say(f"lfcc_band=auto: the training audio occupies {band.describe(args['sample_rate'])} (long-term spectrum of "
+         f"{band.files} files): lfcc_f_min={band.f_min} lfcc_f_max={band.f_max}")
+    return {**args, 'lfcc_f_min': band.f_min, 'lfcc_f_max': band.f_max}
+
+
+def _with_the_checkpoints_band(args: dict, saved: dict) -> dict:
+    """TEST of a checkpoint trained with lfcc_band=auto: the LFCC band it measured, not this
+    configuration's (it changes no tensor's shape, so loading would not tell)."""
+    adopted = {key: saved[key] for key in measured_keys(saved) if key in saved and saved[key] != args[key]}
+    if not adopted:
+        return args
+    _say(f"TEST: the checkpoint was trained with lfcc_band=auto; its band is used: "
+         f"{' '.join(f'{key}={value}' for key, value in adopted.items())}")
+    return {**args, **adopted, 'lfcc_band': 'auto'}
 
 
 def launch(args: dict, trials: RunTrials) -> None:

@@ -31,6 +31,7 @@ from evaluation.results_card import build_card, dataset_entries, metrics_table, 
 from evaluation.selection import bayes_threshold, metrics_of, oracle_minima, selected_record
 from trainer.scoring import EvaluationStopped, score_trials
 from utils.experiment_logger import ExperimentLogger, build_logger
+from recipes.presets import recipe_values
 from utils.atomic import remove_stale_temporaries
 from utils.config import defaults
 from utils.run_folder import holds_a_run, run_dir, set_aside_unfinished_run
@@ -432,7 +433,8 @@ class Trainer:
             self.evaluate_averaged()
         if not self.is_main:
             return
-        card = build_card(self.args, self.records, self.averaged, self.datasets, REPO, checkpoint)
+        card = build_card(self.args, self.records, self.averaged, self.datasets, REPO, checkpoint,
+                          recipe_values(self.args))
         write_card(self.run_dir, card)
         self.print_summary(card)
 

@@ -1,175 +1,180 @@
 """Experiment configuration: edit the values here, or override any key on the
 command line (`python3 main.py epoch=3 batch_size=8 path_19LA=/mnt/asv`).
 
-Each key is `(default, rule)`: the rule says what the key accepts and is checked,
-with the rules relating several keys (`check_combinations`), before anything starts.
-Defaults reproduce the published EBM setup on HM-Conformer (docs/method.md).
-`get_args` returns `(args, system_args, experiment_args)` like the authors' code: two
-plain dicts of values and their merge.
+Each key is declared once, here, with everything the program knows of it
+(`utils.config.Key`): its default and its rule (what it accepts, checked with the rules
+relating several keys, `check_combinations`, before anything starts), and where it applies
+whether a resume may change it (`resumable`), whether it is a secret (`secret`), where it is
+read when no part's parameter is named after it (`read_by`) and whether it names weights that
+only initialise a model (`initialises`). Defaults reproduce the published EBM setup on
+HM-Conformer (docs/method.md); `loss_weight` None is one weight per head of the chosen
+backbone, and a recipe brings its settings (recipes/presets.py). `get_args` returns
+`(args, system_args, experiment_args)` like the authors' code: two plain dicts of values and
+their merge.
 """
 from typing import Sequence, Tuple
 
-from models.registry import backbone_names, get_backbone
-from recipes.presets import chosen_recipe, recipe_names, recipe_settings
-from utils.config import (Bool, Choice, ConfigError, Int, Ints, Number, Numbers, Registered, Text, Texts,
-                          apply_overrides, defaults, require, validate)
+from models.registry import BACKBONES, backbone_names, get_backbone
+from recipes.presets import recipe_names, recipe_settings
+from utils.config import (Bool, Choice, ConfigError, Int, Ints, Key, Number, Numbers, Registered, Schema, Text, Texts,
+                          apply_overrides, defaults, keys_where, last_override, require, validate)
 
 SYSTEM = {
     # experiment information
-    'project'           : ('EBM', Text(non_empty=True)),    # Neptune project name / first folder level under path_log
-    'name'              : ('HM-Conformer_EBM', Text(non_empty=True)),     # run name / last folder level under path_log
-    'tags'              : (['EBM'], Texts()),               # Neptune tags; joined by '_' as the middle folder level
-    'description'       : ('', Text()),                     # free text stored with the run
-    'recipe'            : (None, Choice(None, *recipe_names())),  # a preset applied before the other settings: 'small_data' (recipes/presets.py)
+    'project'           : Key('EBM', Text(non_empty=True), resumable=True),  # Neptune project name / first folder level under path_log
+    'name'              : Key('HM-Conformer_EBM', Text(non_empty=True), resumable=True, per_run=True),  # run name / last folder level under path_log
+    'tags'              : Key(['EBM'], Texts(), resumable=True),  # Neptune tags; joined by '_' as the middle folder level
+    'description'       : Key('', Text(), resumable=True),  # free text stored with the run
+    'recipe'            : Key(None, Choice(None, *recipe_names()), resumable=True),  # a preset applied before the other settings: 'small_data' (recipes/presets.py)
 
     # logging
-    'path_log'          : ('/results', Text()),             # root folder of the local logger
-    'neptune_user'      : ('', Text(optional=True)),        # Neptune workspace; '' reads NEPTUNE_PROJECT or disables Neptune
-    'neptune_token'     : ('', Text(optional=True)),        # Neptune API token; '' reads NEPTUNE_API_TOKEN
-    'neptune_timeout'   : (10.0, Number('positive')),       # seconds to wait for Neptune to start a run, then go on without it
-    'tensorboard'       : (False, Bool()),                  # event files in <run folder>/tensorboard (tensorboard --logdir path_log)
-    'wandb_project'     : ('', Text(optional=True)),        # W&B project; '' disables W&B (the API key: WANDB_API_KEY only)
-    'wandb_entity'      : ('', Text(optional=True)),        # W&B team or user; '' is the key's default entity
-    'wandb_mode'        : ('online', Choice('online', 'offline', 'disabled')),  # offline: files under <run folder>/wandb
-    'wandb_timeout'     : (30.0, Number('positive')),       # seconds W&B may take to start (and to finish uploading)
+    'path_log'          : Key('/results', Text(), resumable=True),  # root folder of the local logger
+    'neptune_user'      : Key('', Text(optional=True), resumable=True),  # Neptune workspace; '' reads NEPTUNE_PROJECT or disables Neptune
+    'neptune_token'     : Key('', Text(optional=True), resumable=True, secret=True),  # Neptune API token; '' reads NEPTUNE_API_TOKEN
+    'neptune_timeout'   : Key(10.0, Number('positive'), resumable=True),  # seconds to wait for Neptune to start a run, then go on without it
+    'tensorboard'       : Key(False, Bool(), resumable=True),  # event files in <run folder>/tensorboard (tensorboard --logdir path_log)
+    'wandb_project'     : Key('', Text(optional=True), resumable=True),  # W&B project; '' disables W&B (the API key: WANDB_API_KEY only)
+    'wandb_entity'      : Key('', Text(optional=True), resumable=True),  # W&B team or user; '' is the key's default entity
+    'wandb_mode'        : Key('online', Choice('online', 'offline', 'disabled'), resumable=True),  # offline: files under <run folder>/wandb
+    'wandb_timeout'     : Key(30.0, Number('positive'), resumable=True),  # seconds W&B may take to start (and to finish uploading)
 
     # datasets (set a test path to None to skip that set)
-    'path_19LA'         : ('/data/ASVspoof2019', Text(optional=True)),          # ASVspoof 2019 root (holds LA/)
-    'path_21LA'         : ('/data/ASVspoof2021_LA_eval', Text(optional=True)),  # ASVspoof 2021 LA eval root (flac/, keys/)
-    'path_21DF'         : ('/data/ASVspoof2021_DF', Text(optional=True)),       # ASVspoof 2021 DF root (ASVspoof2021_DF_eval/, keys/)
-    'use_vocoder_copies': (True, Bool()),                   # add the HiFi-GAN copies of spoof train utterances when present
-    'path_ITW'          : (None, Text(optional=True)),      # In-the-Wild release folder (meta.csv, *.wav); None skips it
-    'path_ASV5'         : (None, Text(optional=True)),      # ASVspoof 5 root (ASVspoof5_protocols/, flac_D/, flac_E_eval/)
-    'calibration_set'   : ('19LA_dev', Choice('19LA_dev', None)),  # dev set the score-to-LLR calibration is fitted on; None: none
-    'preflight_decode'  : (False, Bool()),                  # the pre-flight decodes every audio file whole, not only its header
+    'path_19LA'         : Key('/data/ASVspoof2019', Text(optional=True), resumable=True),  # ASVspoof 2019 root (holds LA/)
+    'path_21LA'         : Key('/data/ASVspoof2021_LA_eval', Text(optional=True), resumable=True),  # ASVspoof 2021 LA eval root (flac/, keys/)
+    'path_21DF'         : Key('/data/ASVspoof2021_DF', Text(optional=True), resumable=True),  # ASVspoof 2021 DF root (ASVspoof2021_DF_eval/, keys/)
+    'use_vocoder_copies': Key(True, Bool()),                # add the HiFi-GAN copies of spoof train utterances when present
+    'path_ITW'          : Key(None, Text(optional=True), resumable=True),  # In-the-Wild release folder (meta.csv, *.wav); None skips it
+    'path_ASV5'         : Key(None, Text(optional=True), resumable=True),  # ASVspoof 5 root (ASVspoof5_protocols/, flac_D/, flac_E_eval/)
+    'calibration_set'   : Key('19LA_dev', Choice('19LA_dev', None), resumable=True),  # dev set the score-to-LLR calibration is fitted on; None: none
+    'preflight_decode'  : Key(False, Bool(), resumable=True),  # the pre-flight decodes every audio file whole, not only its header
 
     # processes
-    'num_workers'       : (4, Int(0)),                      # data-loader workers per process
-    'pin_memory'        : (False, Bool()),                  # page-locked training batches (faster copies to a GPU)
-    'prefetch_factor'   : (None, Int(1, optional=True)),    # batches each worker loads ahead; None: PyTorch's 2
-    'persistent_workers': (False, Bool()),                  # keep workers between epochs (the draws stay the same)
-    'codec_cache'       : (None, Text(optional=True)),      # folder for the codecs' encoded bytes (same outputs, encodes once)
-    'compile'           : (False, Bool()),                  # torch.compile the detector's forward (the first steps compile)
-    'compile_backend'   : ('inductor', Text()),             # a torch.compiler.list_backends() name ('aot_eager' traces only)
-    'usable_gpu'        : (None, Text(optional=True)),      # e.g. '0,1'; None uses CUDA_VISIBLE_DEVICES as set
-    'world_size'        : (1, Int(1)),                      # processes to spawn when no GPU is present (CPU, gloo)
-    'collective_timeout': (300, Int(1)),                    # seconds a process waits in a collective before the group stops
-    'cudnn_deterministic': (True, Bool()),                  # the authors' cuDNN flags (deterministic, no benchmark); False is faster
+    'num_workers'       : Key(4, Int(0), resumable=True),   # data-loader workers per process
+    'pin_memory'        : Key(False, Bool(), resumable=True),  # page-locked training batches (faster copies to a GPU)
+    'prefetch_factor'   : Key(None, Int(1, optional=True), resumable=True),  # batches each worker loads ahead; None: PyTorch's 2
+    'persistent_workers': Key(False, Bool(), resumable=True),  # keep workers between epochs (the draws stay the same)
+    'codec_cache'       : Key(None, Text(optional=True), resumable=True),  # folder for the codecs' encoded bytes (same outputs, encodes once)
+    'compile'           : Key(False, Bool(), resumable=True),  # torch.compile the detector's forward (the first steps compile)
+    'compile_backend'   : Key('inductor', Text(), resumable=True),  # a torch.compiler.list_backends() name ('aot_eager' traces only)
+    'usable_gpu'        : Key(None, Text(optional=True), resumable=True),  # e.g. '0,1'; None uses CUDA_VISIBLE_DEVICES as set
+    'world_size'        : Key(1, Int(1)),                   # processes to spawn when no GPU is present (CPU, gloo)
+    'collective_timeout': Key(300, Int(1), resumable=True),  # seconds a process waits in a collective before the group stops
+    'cudnn_deterministic': Key(True, Bool()),               # the authors' cuDNN flags (deterministic, no benchmark); False is faster
 
     # run control
-    'TEST'              : (False, Bool()),                  # evaluate `checkpoint` without training
-    'checkpoint'        : (None, Text(optional=True)),      # model checkpoint to evaluate when TEST is True
-    'trust_checkpoint'  : (False, Bool()),                  # True: load checkpoints fully, code included (only files you trust)
-    'resume'            : (None, Text(optional=True)),      # checkpoint path to resume from, or 'auto' for this run's last
-    'resume_override'   : ([], Texts()),                    # keys (or train_protocol) a resume may change, e.g. lr,batch_size
-    'eval_from_epoch'   : (15, Int(1)),                     # first epoch with an evaluation
-    'eval_every'        : (5, Int(1)),                      # evaluate every this many epochs from eval_from_epoch
+    'TEST'              : Key(False, Bool(), resumable=True),  # evaluate `checkpoint` without training
+    'checkpoint'        : Key(None, Text(optional=True), resumable=True),  # model checkpoint to evaluate when TEST is True
+    'trust_checkpoint'  : Key(False, Bool(), resumable=True),  # True: load checkpoints fully, code included (only files you trust)
+    'resume'            : Key(None, Text(optional=True), resumable=True, per_run=True),  # checkpoint path to resume from, or 'auto' for this run's last
+    'resume_override'   : Key([], Texts(), resumable=True),  # keys (or train_protocol) a resume may change, e.g. lr,batch_size
+    'eval_from_epoch'   : Key(15, Int(1), resumable=True),  # first epoch with an evaluation
+    'eval_every'        : Key(5, Int(1), resumable=True),   # evaluate every this many epochs from eval_from_epoch
 
     # model selection and reporting (what is kept and reported; training is unchanged)
-    'select_on'         : ('19LA_dev', Choice('19LA_dev', 'ASV5dev', None)),  # set whose EER picks models/selected.pt; None: the last evaluation
-    'average_last'      : (0, Int(0)),                      # average the last N evaluated checkpoints at the end and report them; 0: off (authors)
+    'select_on'         : Key('19LA_dev', Choice('19LA_dev', 'ASV5dev', None), resumable=True),  # set whose EER picks models/selected.pt; None: the last evaluation
+    'average_last'      : Key(0, Int(0), resumable=True),   # average the last N evaluated checkpoints at the end and report them; 0: off (authors)
 }
 
 EXPERIMENT = {
     # schedule and sampling
-    'epoch'             : (150, Int(1)),                    # training epochs
-    'batch_size'        : (40, Int(1)),                     # global batch (divided by the world size under DDP)
-    'rand_seed'         : (1, Int(0, maximum=2 ** 32 - 1)),                      # seed of every random generator
-    'ratio_bona'        : (0.1, Number('fraction')),        # share of bona fide rows per batch (4 of 40)
-    'ratio_spoof'       : (0.9, Number('fraction')),        # share of spoof rows per batch (36 of 40)
-    'amp'               : ('fp32', Choice('fp32', 'bf16')),  # DEVIATION:bf16-autocast: 'bf16' forwards in bfloat16 autocast (authors: fp32)
+    'epoch'             : Key(150, Int(1), resumable=True, read_by='trainer/trainer.py'),  # training epochs
+    'batch_size'        : Key(40, Int(1), read_by='trainer/build.py'),  # global batch (divided by the world size under DDP)
+    'rand_seed'         : Key(1, Int(0, maximum=2 ** 32 - 1), read_by='trainer/trainer.py', per_run=True),  # seed of every random generator
+    'ratio_bona'        : Key(0.1, Number('fraction'), read_by='trainer/build.py'),  # share of bona fide rows per batch (4 of 40)
+    'ratio_spoof'       : Key(0.9, Number('fraction'), read_by='trainer/build.py'),  # share of spoof rows per batch (36 of 40)
+    'amp'               : Key('fp32', Choice('fp32', 'bf16'), read_by='trainer/trainer.py'),  # DEVIATION:bf16-autocast: 'bf16' forwards in bfloat16 autocast (authors: fp32)
 
     # crops (samples = frames * hop - 40)
-    'num_train_frames'      : (404, Int(1)),                # long training view: 64,600 samples
-    'num_train_frames_short': (303, Int(1)),                # short training view: 48,440 samples
-    'num_test_frames'       : (404, Int(1)),                # evaluation crop from the start: 64,600 samples
+    'num_train_frames'      : Key(404, Int(1), read_by='trainer/build.py'),  # long training view: 64,600 samples
+    'num_train_frames_short': Key(303, Int(1), read_by='trainer/build.py'),  # short training view: 48,440 samples
+    'num_test_frames'       : Key(404, Int(1), resumable=True, read_by='trainer/trainer.py'),  # evaluation crop from the start: 64,600 samples
 
     # LFCC front end
-    'sample_rate'       : (16000, Int(1)),                  # audio sample rate in Hz (reading, codecs, RawBoost, noise, LFCC)
-    'n_lfcc'            : (40, Int(1)),                     # linear filters and cepstral coefficients
-    'coef'              : (0.97, Number('probability')),    # pre-emphasis coefficient
-    'n_fft'             : (512, Int(1)),                    # FFT size
-    'win_length'        : (320, Int(1)),                    # Hamming window length in samples
-    'hop'               : (160, Int(1)),                    # hop length in samples
-    'lfcc_f_min'        : (0.0, Number('non-negative')),    # lowest filter edge in Hz (authors: 0)
-    'lfcc_f_max'        : (None, Number('positive', optional=True)),  # highest edge in Hz; None: sample_rate / 2 (authors)
-    'lfcc_band'         : ('full', Choice('full', 'auto')),  # DEVIATION:lfcc-band-from-data: 'auto' sets lfcc_f_min / lfcc_f_max to the band the training audio occupies (authors: 'full')
-    'mask_p'            : (1.0, Number('probability')),     # probability of masking a training batch
-    'mask_max'          : (20, Int(0)),                     # widest mask
-    'mask_axis'         : ('time', Choice('time', 'coefficient')),  # 'time' (authors' quirk: masks frames) or 'coefficient'
+    'sample_rate'       : Key(16000, Int(1)),               # audio sample rate in Hz (reading, codecs, RawBoost, noise, LFCC)
+    'n_lfcc'            : Key(40, Int(1)),                  # linear filters and cepstral coefficients
+    'coef'              : Key(0.97, Number('probability')),  # pre-emphasis coefficient
+    'n_fft'             : Key(512, Int(1)),                 # FFT size
+    'win_length'        : Key(320, Int(1)),                 # Hamming window length in samples
+    'hop'               : Key(160, Int(1), read_by='trainer/build.py'),  # hop length in samples
+    'lfcc_f_min'        : Key(0.0, Number('non-negative')),  # lowest filter edge in Hz (authors: 0)
+    'lfcc_f_max'        : Key(None, Number('positive', optional=True)),  # highest edge in Hz; None: sample_rate / 2 (authors)
+    'lfcc_band'         : Key('full', Choice('full', 'auto'), read_by='trainer/launch.py'),  # DEVIATION:lfcc-band-from-data: 'auto' sets lfcc_f_min / lfcc_f_max to the band the training audio occupies (authors: 'full')
+    'mask_p'            : Key(1.0, Number('probability')),  # probability of masking a training batch
+    'mask_max'          : Key(20, Int(0)),                  # widest mask
+    'mask_axis'         : Key('time', Choice('time', 'coefficient')),  # 'time' (authors' quirk: masks frames) or 'coefficient'
 
     # per-item augmentation (data workers)
-    'codec_p'           : (0.8, Number('probability')),     # probability of a codec round trip per view
-    'codec_crop_factor' : (1.2, Number('positive')),        # codec applied to the first factor * crop samples
-    'codec_opus'        : (False, Bool()),                  # add Opus to the codec draw (not in the authors' mix)
-    'codec_aac_coder'   : ('twoloop', Choice('twoloop', 'fast')),  # DEVIATION:aac-fast-coder: 'fast' is 2.4-6x faster, cleaner (authors: FFmpeg's twoloop)
-    'g711_round_trip'   : (False, Bool()),                  # True: real A/mu-law round trip; False: authors' curve only
-    'rawboost'          : (True, Bool()),                   # RawBoost choice 0..8 per view
-    'rawboost_device'   : ('cpu', Choice('cpu', 'cuda')),   # DEVIATION:device-rawboost: 'cuda' runs it batched on the training device (authors: per item, 'cpu')
+    'codec_p'           : Key(0.8, Number('probability'), read_by='trainer/build.py'),  # probability of a codec round trip per view
+    'codec_crop_factor' : Key(1.2, Number('positive')),     # codec applied to the first factor * crop samples
+    'codec_opus'        : Key(False, Bool()),               # add Opus to the codec draw (not in the authors' mix)
+    'codec_aac_coder'   : Key('twoloop', Choice('twoloop', 'fast')),  # DEVIATION:aac-fast-coder: 'fast' is 2.4-6x faster, cleaner (authors: FFmpeg's twoloop)
+    'g711_round_trip'   : Key(False, Bool()),               # True: real A/mu-law round trip; False: authors' curve only
+    'rawboost'          : Key(True, Bool(), read_by='trainer/build.py'),  # RawBoost choice 0..8 per view
+    'rawboost_device'   : Key('cpu', Choice('cpu', 'cuda'), read_by='trainer/build.py'),  # DEVIATION:device-rawboost: 'cuda' runs it batched on the training device (authors: per item, 'cpu')
 
     # batch augmentation (training device)
-    'colored_noise_p'   : (1.0, Number('probability')),     # probability of coloured noise per example
-    'snr_min'           : (10.0, Number('non-negative')),   # coloured-noise SNR range in dB
-    'snr_max'           : (40.0, Number('non-negative')),
-    'f_decay_min'       : (-2.0, Number()),                 # spectral decay exponent range (0 white, 1 pink, 2 brown)
-    'f_decay_max'       : (2.0, Number()),
-    'speed_factors'     : ([0.9, 1.1, 1.0], Numbers('positive')),  # one speed factor drawn per batch
+    'colored_noise_p'   : Key(1.0, Number('probability')),  # probability of coloured noise per example
+    'snr_min'           : Key(10.0, Number('non-negative')),  # coloured-noise SNR range in dB
+    'snr_max'           : Key(40.0, Number('non-negative')),
+    'f_decay_min'       : Key(-2.0, Number()),              # spectral decay exponent range (0 white, 1 pink, 2 brown)
+    'f_decay_max'       : Key(2.0, Number()),
+    'speed_factors'     : Key([0.9, 1.1, 1.0], Numbers('positive')),  # one speed factor drawn per batch
 
     # backbone, a name in models/registry.py: 'hm_conformer' (LFCC + HM-Conformer, five heads), 'ssl_bridge'
     # (frozen wav2vec 2.0 + the authors' bridge, one head) or 'aasist' (AASIST on the waveform, one head)
-    'backbone'          : ('hm_conformer', Registered(backbone_names)),
+    'backbone'          : Key('hm_conformer', Registered(backbone_names), read_by='models/registry.py'),
 
     # ssl_bridge
-    'ssl_checkpoint'    : (None, Text(optional=True)),      # HF folder, torchaudio bundle (NAME or NAME:FILE) or 'tiny-random'
-    'ssl_num_hidden_states': (None, Int(2, optional=True)),  # None: from the checkpoint (25 for XLS-R 300M); set: checked
-    'ssl_hidden_size'   : (None, Int(1, optional=True)),    # None: from the checkpoint (1024 for XLS-R 300M); set: checked
-    'ssl_freeze_until_epoch': (150, Int(0)),                # front end frozen while epoch <= this (the authors' T_0)
-    'ssl_bf16'          : (True, Bool()),                   # frozen front end in bfloat16 autocast on GPU
-    'agg_size'          : (128, Int(1)),                    # bridge width
-    'bridge_embedding_size': (160, Int(1)),                 # bridge embedding size (the authors' output_size)
+    'ssl_checkpoint'    : Key(None, Text(optional=True), resumable=True),  # HF folder, torchaudio bundle (NAME or NAME:FILE) or 'tiny-random'
+    'ssl_num_hidden_states': Key(None, Int(2, optional=True)),  # None: from the checkpoint (25 for XLS-R 300M); set: checked
+    'ssl_hidden_size'   : Key(None, Int(1, optional=True)),  # None: from the checkpoint (1024 for XLS-R 300M); set: checked
+    'ssl_freeze_until_epoch': Key(150, Int(0)),             # front end frozen while epoch <= this (the authors' T_0)
+    'ssl_bf16'          : Key(True, Bool()),                # frozen front end in bfloat16 autocast on GPU
+    'agg_size'          : Key(128, Int(1)),                 # bridge width
+    'bridge_embedding_size': Key(160, Int(1)),              # bridge embedding size (the authors' output_size)
 
     # aasist: AASIST's published configuration (AASIST-L: aasist_channels=[32,32,24,24] aasist_gat_dims=[24,32]
     # aasist_pool_ratios=[0.4,0.5,0.7])
-    'aasist_checkpoint' : (None, Text(optional=True)),      # their released .pth (AASIST.pth, AASIST-L.pth) to start from
-    'aasist_channels'   : ([32, 32, 64, 64], Ints()),       # output channels of residual blocks 1-4 (5 and 6 repeat the 4th)
-    'aasist_gat_dims'   : ([64, 32], Ints()),               # graph attention / heterogeneous graph widths (embedding 5 x 2nd)
-    'aasist_pool_ratios': ([0.5, 0.7, 0.5], Numbers('fraction')),  # nodes kept: spectral, temporal, heterogeneous pooling
-    'aasist_temperatures': ([2.0, 2.0, 100.0], Numbers('positive')),  # attention temperatures, in the same order
-    'aasist_sinc_filters': (70, Int(3)),                    # sinc band-pass filters (spectral nodes: a third of them)
-    'aasist_first_conv' : (128, Int(1)),                    # sinc filter length (made odd: 129)
-    'aasist_score'      : ('cosine', Choice('cosine', 'logit')),  # 'cosine' (EBM) or 'logit': AASIST's own output, for TEST
-    'aasist_freq_aug'   : (False, Bool()),                  # AASIST's masking of sinc filters in training (off as theirs)
+    'aasist_checkpoint' : Key(None, Text(optional=True), resumable=True, initialises=True),  # their released .pth (AASIST.pth, AASIST-L.pth) to start from
+    'aasist_channels'   : Key([32, 32, 64, 64], Ints()),    # output channels of residual blocks 1-4 (5 and 6 repeat the 4th)
+    'aasist_gat_dims'   : Key([64, 32], Ints()),            # graph attention / heterogeneous graph widths (embedding 5 x 2nd)
+    'aasist_pool_ratios': Key([0.5, 0.7, 0.5], Numbers('fraction')),  # nodes kept: spectral, temporal, heterogeneous pooling
+    'aasist_temperatures': Key([2.0, 2.0, 100.0], Numbers('positive')),  # attention temperatures, in the same order
+    'aasist_sinc_filters': Key(70, Int(3)),                 # sinc band-pass filters (spectral nodes: a third of them)
+    'aasist_first_conv' : Key(128, Int(1)),                 # sinc filter length (made odd: 129)
+    'aasist_score'      : Key('cosine', Choice('cosine', 'logit')),  # 'cosine' (EBM) or 'logit': AASIST's own output, for TEST
+    'aasist_freq_aug'   : Key(False, Bool()),               # AASIST's masking of sinc filters in training (off as theirs)
 
     # HM-Conformer (its input size is 3 x n_lfcc)
-    'output_size'       : (128, Int(1)),                    # model width d
-    'attention_heads'   : (4, Int(1)),                      # heads of the relative-position attention
-    'linear_units'      : (256, Int(1)),                    # feed-forward hidden size
-    'num_blocks'        : (6, Int(1)),                      # Conformer blocks
-    'cnn_module_kernel' : (15, Int(1)),                     # depthwise convolution kernel
-    'downsample_layer'  : ([1, 3], Ints()),                 # blocks followed by max-pooling (and a CLS output)
-    'pooling_size'      : (2, Int(1)),                      # max-pooling kernel and stride
-    'encoder_dropout_rate': (0.1, Number('dropout')),       # encoder dropout (the authors' code leaves it at this default)
-    'dropout_rate'      : (0.35, Number('dropout')),        # dropout before the aggregation layer
-    'embd_dropout_rate' : (0.5, Number('dropout')),         # dropout on each level embedding
-    'embedding_size'    : (64, Int(1)),                     # head embedding size
+    'output_size'       : Key(128, Int(1)),                 # model width d
+    'attention_heads'   : Key(4, Int(1)),                   # heads of the relative-position attention
+    'linear_units'      : Key(256, Int(1)),                 # feed-forward hidden size
+    'num_blocks'        : Key(6, Int(1)),                   # Conformer blocks
+    'cnn_module_kernel' : Key(15, Int(1)),                  # depthwise convolution kernel
+    'downsample_layer'  : Key([1, 3], Ints()),              # blocks followed by max-pooling (and a CLS output)
+    'pooling_size'      : Key(2, Int(1)),                   # max-pooling kernel and stride
+    'encoder_dropout_rate': Key(0.1, Number('dropout')),    # encoder dropout (the authors' code leaves it at this default)
+    'dropout_rate'      : Key(0.35, Number('dropout')),     # dropout before the aggregation layer
+    'embd_dropout_rate' : Key(0.5, Number('dropout')),      # dropout on each level embedding
+    'embedding_size'    : Key(64, Int(1)),                  # head embedding size
 
     # losses
-    'r_real'            : (0.9, Number('cosine')),          # EOC-S bona fide margin
-    'r_fake'            : (0.2, Number('cosine')),          # EOC-S spoof margin
-    'alpha'             : (20.0, Number('positive')),       # EOC-S scale
-    'alpha_cl'          : (30.0, Number('positive')),       # BPL scale beta_1
-    'loss_weight'       : ([1.0, 1.0, 1.0, 1.0, 1.0], Numbers('non-negative')),  # weight of each head's loss
-    'use_class_weight'  : (True, Bool()),                   # weight EOC-S rows by the inverse sampling ratio
-    'use_bpl'           : (True, Bool()),                   # add the bona fide pair loss
-    'centroid_update'   : ('adam_step', Choice('adam_step', 'joint')),  # 'adam_step' (EBM two-step) or 'joint' (plain OC-Softmax)
-    'loss_scope'        : ('process', Choice('process', 'global')),  # DEVIATION:global-batch-loss: 'global' gathers all processes' rows into the losses (authors: each process its own)
+    'r_real'            : Key(0.9, Number('cosine')),       # EOC-S bona fide margin
+    'r_fake'            : Key(0.2, Number('cosine')),       # EOC-S spoof margin
+    'alpha'             : Key(20.0, Number('positive')),    # EOC-S scale
+    'alpha_cl'          : Key(30.0, Number('positive')),    # BPL scale beta_1
+    'loss_weight'       : Key(None, Numbers('non-negative', optional=True)),  # weight of each head's loss; None: 1.0 per head of the backbone (five: the authors')
+    'use_class_weight'  : Key(True, Bool(), read_by='trainer/build.py'),  # weight EOC-S rows by the inverse sampling ratio
+    'use_bpl'           : Key(True, Bool()),                # add the bona fide pair loss
+    'centroid_update'   : Key('adam_step', Choice('adam_step', 'joint'), read_by='trainer/trainer.py'),  # 'adam_step' (EBM two-step) or 'joint' (plain OC-Softmax)
+    'loss_scope'        : Key('process', Choice('process', 'global'), read_by='trainer/trainer.py'),  # DEVIATION:global-batch-loss: 'global' gathers all processes' rows into the losses (authors: each process its own)
 
     # optimiser and scheduler
-    'lr'                : (1e-6, Number('positive')),       # Adam learning rate
-    'lr_min'            : (1e-6, Number('non-negative')),   # eta_min of the cosine schedule
-    'weight_decay'      : (1e-4, Number('non-negative')),   # Adam weight decay
-    'T_0'               : (150, Int(1)),                    # epochs of the first cosine cycle
-    'T_mult'            : (1, Int(1)),                      # cycle growth factor
+    'lr'                : Key(1e-6, Number('positive'), read_by='trainer/build.py'),  # Adam learning rate
+    'lr_min'            : Key(1e-6, Number('non-negative'), read_by='trainer/build.py'),  # eta_min of the cosine schedule
+    'weight_decay'      : Key(1e-4, Number('non-negative'), read_by='trainer/build.py'),  # Adam weight decay
+    'T_0'               : Key(150, Int(1), read_by='trainer/build.py'),  # epochs of the first cosine cycle
+    'T_mult'            : Key(1, Int(1), read_by='trainer/build.py'),  # cycle growth factor
 }
 
 
@@ -230,15 +235,46 @@ RETIRED = {
 }
 
 
+def declared() -> Schema:
+    """Every key's declaration."""
+    return {**SYSTEM, **EXPERIMENT}
+
+
+def resumable_keys() -> frozenset:
+    return keys_where(declared(), 'resumable')
+
+
+def secret_keys() -> frozenset:
+    return keys_where(declared(), 'secret')
+
+
+def keys_read_by_name() -> frozenset:
+    return keys_where(declared(), 'read_by')
+
+
+def initialising_keys() -> frozenset:
+    return keys_where(declared(), 'initialises')
+
+
+def per_run_keys() -> frozenset:
+    return keys_where(declared(), 'per_run')
+
+
 def get_args(overrides: Sequence[str] = ()) -> Tuple[dict, dict, dict]:
-    """The configuration: arguments.py's values, then a recipe's settings (recipe=NAME, here
-    or on the command line), then the command line's `key=value` overrides."""
-    rules = {key: rule for key, (_, rule) in {**SYSTEM, **EXPERIMENT}.items()}
-    name = chosen_recipe(overrides, SYSTEM['recipe'][0])
-    if name is not None and name not in recipe_names():
-        raise ConfigError(f"recipe={name!r}: must be one of {', '.join(recipe_names())}")
-    overrides = [*recipe_settings(name), *overrides]
-    system_args, experiment_args = apply_overrides(defaults(SYSTEM), defaults(EXPERIMENT), overrides, rules, RETIRED)
+    """The configuration: arguments.py's values, then a recipe's settings (recipe=NAME, here or
+    on the command line), then the command line's `key=value` overrides, the later winning; a
+    key left to its backbone (loss_weight None: one weight per head) gets the backbone's value."""
+    rules = {key: entry.rule for key, entry in declared().items()}
+    recipe = last_override(overrides, 'recipe', SYSTEM['recipe'].default)
+    recipe = None if recipe in ('None', 'none', '') else recipe
+    if recipe is not None and recipe not in recipe_names():
+        raise ConfigError(f"recipe={recipe!r}: must be one of {', '.join(recipe_names())}")
+    system_args, experiment_args = apply_overrides(defaults(SYSTEM), defaults(EXPERIMENT),
+                                                   [*recipe_settings(recipe), *overrides], rules, RETIRED)
+    backbone = BACKBONES.get(experiment_args['backbone'])      # an unknown name: its rule names it below
+    if experiment_args['loss_weight'] is None and backbone is not None:
+        # the backbone's own default: one weight of 1.0 per head (five for HM-Conformer, one for AASIST)
+        experiment_args['loss_weight'] = [1.0] * backbone.num_heads(experiment_args)
     args = {**system_args, **experiment_args}
-    validate(args, {**SYSTEM, **EXPERIMENT}, check_combinations)
+    validate(args, declared(), check_combinations)
     return args, system_args, experiment_args

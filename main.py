@@ -12,16 +12,9 @@
 import sys
 
 from arguments import get_args
-from data.datasets import UnreadableData, original_message
-from data.protocol import ProtocolError
-from data.validation import DatasetError
-from models.ssl_frontend import SSLCheckpointError
 from recipes.presets import describe_recipe
-from trainer.checkpoint import CheckpointError
-from trainer.launch import ProcessFailed, launch, preflight, resume_after_elastic_restart
-from utils.atomic import WriteFailed
-from utils.config import ConfigError
-from utils.run_lock import RunFolderInUse
+from trainer.launch import launch, preflight, resume_after_elastic_restart
+from utils.errors import BadInput, RunFailed, original_message
 
 
 def main(argv) -> int:
@@ -43,15 +36,12 @@ def main(argv) -> int:
         if describe_recipe(args):
             print(describe_recipe(args), flush=True)
         args, trials = preflight(args)
-    except (ConfigError, DatasetError, ProtocolError, CheckpointError, RunFolderInUse, SSLCheckpointError) as error:
+    except BadInput as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     try:
         launch(args, trials)
-    except (ProcessFailed, WriteFailed) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except UnreadableData as error:     # maybe raised in a loader worker: its traceback is left out
+    except RunFailed as error:      # maybe raised in a loader worker: its traceback is left out
         print(f"error: {original_message(error)}", file=sys.stderr)
         return 1
     return 0

@@ -106,14 +106,6 @@ def mp3_round_trip(x: np.ndarray, quality: int, sample_rate: int = 16000) -> np.
     return soundfile_decode(mp3_encode(x, quality, sample_rate), len(x))
 
 
-def ogg_round_trip(x: np.ndarray, quality: int, sample_rate: int = 16000) -> np.ndarray:
-    return soundfile_decode(ogg_encode(x, quality, sample_rate), len(x))
-
-
-def opus_round_trip(x: np.ndarray, kbps: int, sample_rate: int = 16000) -> np.ndarray:
-    return soundfile_decode(opus_encode(x, kbps, sample_rate), len(x))
-
-
 def aac_round_trip(x: np.ndarray, kbps: int, sample_rate: int = 16000) -> np.ndarray:
     return aac_decode(aac_encode(x, kbps, sample_rate), len(x))
 

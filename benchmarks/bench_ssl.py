@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument('--no-bf16', action='store_true')
     options = parser.parse_args()
     device = torch.device(options.device)
-    args = get_args(['backbone=ssl_bridge', 'ssl_checkpoint=WAV2VEC2_XLSR_300M', 'loss_weight=[1.0]',
+    args = get_args(['backbone=ssl_bridge', 'ssl_checkpoint=WAV2VEC2_XLSR_300M',
                      f'batch_size={options.bona + options.spoof}', 'ratio_bona=0.5', 'ratio_spoof=0.5'])[0]
     torch.manual_seed(0)
     ssl = load_ssl_frontend('random:WAV2VEC2_XLSR_300M')

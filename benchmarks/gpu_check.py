@@ -152,7 +152,7 @@ def ssl_bridge(device: torch.device, steps: int, bf16: bool, batch: int) -> Row:
     ssl = load_ssl_frontend('random:WAV2VEC2_XLSR_300M')
     detector = build_bridge_detector(25, 1024, ssl=ssl, bf16=bf16).to(device).train()
     optimizer = torch.optim.Adam(detector.parameters(), lr=1e-6, weight_decay=1e-4)
-    bridge_args = get_args(['backbone=ssl_bridge', 'ssl_checkpoint=tiny-random', 'loss_weight=[1.0]'])[0]
+    bridge_args = get_args(['backbone=ssl_bridge', 'ssl_checkpoint=tiny-random'])[0]
     objective, augment = build_objective(bridge_args).to(device), build_batch_augment(bridge_args).to(device)
     long_wave = 0.1 * torch.randn(batch, LONG, device=device)
     short_wave = 0.1 * torch.randn(batch, SHORT, device=device)

@@ -45,13 +45,13 @@ def training_trials(args: dict, log: Callable[[str], None] = print) -> List[Tria
     trials = read_asvspoof2019(root, 'train')
     check_trials('19LA train', trials, protocol_2019_path(root, 'train'))
     check_audio('19LA train', trials, '19LA')
-    check_readable('19LA train', trials, args.get('preflight_decode', False))
+    check_readable('19LA train', trials, args['preflight_decode'])
     log(summary('19LA train', trials))
     folder = os.path.join(root, LA19_VOCODED)
     if args['use_vocoder_copies'] and os.path.isdir(folder):
         copies = vocoded_copies(root, trials)
         check_audio('19LA train HiFi-GAN copies', copies, '19LA')
-        check_readable('19LA train HiFi-GAN copies', copies, args.get('preflight_decode', False))
+        check_readable('19LA train HiFi-GAN copies', copies, args['preflight_decode'])
         log(summary('19LA train HiFi-GAN copies', copies))
         trials = trials + copies
     elif args['use_vocoder_copies']:
@@ -74,7 +74,7 @@ def _read_set(spec: EvalSet, root: str, log: Callable[[str], None], decode: bool
 
 def evaluation_trials(args: dict, log: Callable[[str], None] = print) -> Dict[str, List[Trial]]:
     """{'19LA': ..., '21LA': ..., ...} for every set whose root is not None."""
-    return {name: _read_set(spec, args[spec.key], log, args.get('preflight_decode', False))
+    return {name: _read_set(spec, args[spec.key], log, args['preflight_decode'])
             for name, spec in EVAL_SETS.items() if args[spec.key] is not None}
 
 
@@ -84,7 +84,7 @@ def calibration_trials(args: dict, log: Callable[[str], None] = print) -> Option
     if name is None:
         return None
     spec = CALIBRATION_SETS[name]
-    return _read_set(spec, args[spec.key], log, args.get('preflight_decode', False))
+    return _read_set(spec, args[spec.key], log, args['preflight_decode'])
 
 
 def protocol_paths(args: dict) -> Dict[str, str]:

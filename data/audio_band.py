@@ -130,7 +130,7 @@ def band_difference(wave_band_: Band, trained: Band, sample_rate: int, tolerance
 
 def trained_band(args: dict) -> Optional[Band]:
     """The band a checkpoint's configuration measured from its training audio (lfcc_band=auto),
-    or None when it was not measured."""
+    or None when it was not measured (a checkpoint older than the key has no lfcc_band)."""
     if args.get('lfcc_band') != 'auto':
         return None
     return Band(args['lfcc_f_min'], args['lfcc_f_max'], 0)

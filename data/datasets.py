@@ -10,18 +10,12 @@ from torch.utils.data import Dataset
 from data.audio import AudioReadError, read_audio
 from data.protocol import Trial
 from data.views import Augment, Codec, make_view
+from utils.errors import RunFailed
 
 
-class UnreadableData(RuntimeError):
+class UnreadableData(RunFailed, RuntimeError):
     """Training files past the allowed share, or an evaluation file, could not be read; the
     message names them."""
-
-
-def original_message(error: BaseException) -> str:
-    """The message `error` was raised with, without the worker traceback that a DataLoader
-    wraps around an exception raised in one of its workers."""
-    text, marker = str(error), f"{type(error).__module__}.{type(error).__name__}: "
-    return text.rsplit(marker, 1)[-1].strip() if marker in text else text.strip()
 
 
 class UnreadableFiles:

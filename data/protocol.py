@@ -4,6 +4,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
+from utils.errors import BadInput
 from utils.text_file import text_lines
 
 LA19_PROTOCOLS = 'LA/ASVspoof2019_LA_cm_protocols'
@@ -29,7 +30,7 @@ LA21_CONDITIONS = {'codec': 2, 'transmission': 3}
 DF21_CONDITIONS = {'compression': 2, 'source': 3, 'vocoder': 8}
 
 
-class ProtocolError(ValueError):
+class ProtocolError(BadInput, ValueError):
     """A protocol row cannot be read; the message names the file and line."""
 
 

@@ -9,6 +9,7 @@ from tqdm import tqdm
 
 from data.audio import read_audio
 from data.protocol import Trial
+from utils.errors import BadInput
 
 LAYOUTS = {
     '19LA': """<path_19LA>/LA/
@@ -32,7 +33,7 @@ LAYOUTS = {
 }
 
 
-class DatasetError(FileNotFoundError):
+class DatasetError(BadInput, FileNotFoundError):
     """A dataset root, protocol or audio file is missing; the message says what and where."""
 
 

@@ -4,6 +4,7 @@ from typing import List, Sequence
 
 from demo.corpus import make_demo_corpus
 from models.registry import BACKBONES
+from utils.config import last_override
 from utils.run_folder import first_free_name, training_run_dir
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -34,18 +35,17 @@ def demo_overrides(cache: str = DEMO_CACHE, user_overrides: Sequence[str] = ()) 
             handle.write('\n'.join(f"{k}={v}" for k, v in roots.items()))
     with open(marker) as handle:
         paths = handle.read().split()
-    chosen = [item.split('=', 1)[1].strip() for item in user_overrides if item.split('=', 1)[0].strip() == 'backbone']
+    chosen = last_override(user_overrides, 'backbone')
     backbone = []
-    if chosen and chosen[-1] in BACKBONES:  # an unknown name is reported by the configuration check
-        backbone = list(BACKBONES[chosen[-1]].demo) + [f'name=demo_{chosen[-1]}']
+    if chosen in BACKBONES:  # an unknown name is reported by the configuration check
+        backbone = list(BACKBONES[chosen].demo) + [f'name=demo_{chosen}']
     return paths + [f"path_log={os.path.join(REPO, 'results')}"] + DEMO_SETTINGS + backbone
 
 
 def number_the_demo_run(args: dict, user_overrides: Sequence[str]) -> dict:
     """A repeated demo starts afresh in demo_2, demo_3, ... beside the earlier ones (a run
     folder never holds two runs); not when the command line names the run (name=) or resumes."""
-    named = any(item.split('=', 1)[0].strip() == 'name' for item in user_overrides)
-    if named or args['TEST'] or args['resume']:
+    if last_override(user_overrides, 'name') is not None or args['TEST'] or args['resume']:
         return args
     name = first_free_name(args)
     if name != args['name']:

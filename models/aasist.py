@@ -258,9 +258,7 @@ AASIST = Backbone(
     check=check_aasist,
     preflight=preflight_aasist,
     import_weights=load_aasist_weights,
-    demo=('loss_weight=[1.0]', 'aasist_channels=[8,8,16,16]'),   # a quarter of the width: minutes on a CPU
-    benchmark=('loss_weight=[1.0]',),
-    initial_weights=('aasist_checkpoint',),
+    demo=('aasist_channels=[8,8,16,16]',),   # a quarter of the width: minutes on a CPU
     min_frames=15,         # the encoder's poolings need at least one position each
     # graph pooling keeps int(N * k) nodes of a graph whose N follows the input's length:
     # torch.export carries that count symbolically and took 6 minutes on two cores; the

@@ -28,8 +28,6 @@ class Backbone:
     demo:           key=value overrides `python3 main.py --demo` needs for this backbone.
     benchmark:      key=value overrides that build its published size without downloading
                     anything (`python3 -m benchmarks.bench_model`).
-    initial_weights: keys naming weight files that only initialise parts a checkpoint's
-                    model state replaces (not needed to score a checkpoint).
     min_frames:     the shortest crop, in frames of `hop` samples (samples = frames x hop - 40),
                     that the default configuration scores (a shorter one fails in a pooling or
                     a convolution, or leaves one frame for a standard deviation).
@@ -46,7 +44,6 @@ class Backbone:
     import_weights: Optional[Callable[..., None]] = None
     demo: Tuple[str, ...] = field(default_factory=tuple)
     benchmark: Tuple[str, ...] = field(default_factory=tuple)
-    initial_weights: Tuple[str, ...] = field(default_factory=tuple)
     min_frames: int = 1
     onnx_exporter: str = 'dynamo'
 

@@ -241,7 +241,7 @@ SSL_BRIDGE = Backbone(
     check=check_ssl_bridge,
     preflight=preflight_ssl_bridge,
     import_weights=load_ebm_classifier,
-    demo=('ssl_checkpoint=tiny-random', 'loss_weight=[1.0]'),
-    benchmark=('ssl_checkpoint=random:WAV2VEC2_XLSR_300M', 'loss_weight=[1.0]'),
+    demo=('ssl_checkpoint=tiny-random',),
+    benchmark=('ssl_checkpoint=random:WAV2VEC2_XLSR_300M',),
     min_frames=5,          # two wav2vec 2.0 frames (400-sample field, stride 320) for the bridge's std
 )

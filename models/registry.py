@@ -43,13 +43,6 @@ def build_detector(args: dict) -> EBMDetector:
     return get_backbone(args['backbone']).build_detector(args)
 
 
-def build_detector_for_checkpoint(args: dict) -> EBMDetector:
-    """The detector a checkpoint's model state is loaded into: without the weight files that
-    only initialise what that state replaces (they need not exist where it is scored)."""
-    backbone = get_backbone(args['backbone'])
-    return backbone.build_detector({**args, **{key: None for key in backbone.initial_weights}})
-
-
 def detector_keys(args: dict) -> List[str]:
     """The configuration keys the detector's shapes are built from (named when a checkpoint does not fit)."""
     return sorted({'backbone', *get_backbone(args['backbone']).keys()})

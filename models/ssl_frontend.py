@@ -16,10 +16,11 @@ import torch
 import torchaudio
 from torch import nn
 
+from utils.errors import BadInput
 from utils.safe_load import UntrustedFile, torch_load
 
 
-class SSLCheckpointError(FileNotFoundError):
+class SSLCheckpointError(BadInput, FileNotFoundError):
     """A wav2vec 2.0 checkpoint is missing or cannot be understood; the message says how to get one."""
 
 

@@ -10,7 +10,7 @@ the published 4 s test crop kept; learning rate 3e-4 with its cosine over the ru
 training audio (lfcc_band=auto, DEVIATION:lfcc-band-from-data). Model, losses and augmentation
 are the published ones. Measured: docs/results/small_data.md.
 """
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 SMALL_DATA_SCHEDULE = ('epoch=12', 'eval_from_epoch=4', 'eval_every=4', 'batch_size=20', 'ratio_bona=0.2',
                        'ratio_spoof=0.8', 'num_train_frames=204', 'num_train_frames_short=154', 'lr=0.0003',
@@ -25,13 +25,6 @@ def recipe_names() -> List[str]:
     return list(RECIPES)
 
 
-def chosen_recipe(overrides: Sequence[str], default: Optional[str]) -> Optional[str]:
-    """The recipe named by the last `recipe=NAME` of `overrides`, else `default` (arguments.py's)."""
-    named = [item.split('=', 1)[1].strip() for item in overrides if item.split('=', 1)[0].strip() == 'recipe']
-    name = named[-1] if named else default
-    return None if name in (None, 'None', 'none', '') else name
-
-
 def recipe_settings(name: Optional[str]) -> Tuple[str, ...]:
     """The key=value settings of recipe `name` (() for None); KeyError for an unknown name."""
     return RECIPES[name] if name is not None else ()
@@ -40,7 +33,7 @@ def recipe_settings(name: Optional[str]) -> Tuple[str, ...]:
 def recipe_values(args: dict) -> Dict[str, object]:
     """{key: the run's value} of every key the run's recipe sets (a key given on the command line
     after it keeps the command line's value); {} without a recipe."""
-    return {item.split('=', 1)[0]: args[item.split('=', 1)[0]] for item in recipe_settings(args.get('recipe'))}
+    return {item.split('=', 1)[0]: args[item.split('=', 1)[0]] for item in recipe_settings(args['recipe'])}
 
 
 def describe_recipe(args: dict) -> Optional[str]:

@@ -198,7 +198,7 @@ def test_validation_accepts_the_smallest_valid_batch():
 
 def test_every_key_has_its_rule_beside_it_and_the_machinery_names_no_key():
     schema = {**arguments.SYSTEM, **arguments.EXPERIMENT}
-    assert all(isinstance(rule, Rule) for _, rule in schema.values())
+    assert all(isinstance(entry.rule, Rule) for entry in schema.values())
     with open(os.path.join(os.path.dirname(arguments.__file__), 'utils', 'config.py')) as handle:
         tree = ast.parse(handle.read())
     literals = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)}
@@ -208,7 +208,8 @@ def test_every_key_has_its_rule_beside_it_and_the_machinery_names_no_key():
 @pytest.mark.parametrize('overrides,message', [
     (['speed_factors=[0,1]'], 'each > 0'),
     (['loss_weight=[1,1,1,1,-1]'], 'each >= 0'),
-    (['downsample_layer=[1,2,3]'], 'loss_weight=[1.0, 1.0, 1.0, 1.0, 1.0]: must have one weight per head: 6'),
+    (['downsample_layer=[1,2,3]', 'loss_weight=[1,1,1,1,1]'],
+     'loss_weight=[1.0, 1.0, 1.0, 1.0, 1.0]: must have one weight per head: 6'),
     (['tags=a'], None),
 ])
 def test_rule_messages_say_what_is_expected(overrides, message):
@@ -217,3 +218,71 @@ def test_rule_messages_say_what_is_expected(overrides, message):
         return
     with pytest.raises(ConfigError, match=message.replace('[', r'\[').replace(']', r'\]')):
         get_args(overrides)
+
+
+def test_each_fact_about_a_key_lives_in_its_declaration_and_nowhere_else():
+    """No module keeps a list of keys beside arguments.py (RESUMABLE, READ_BY_NAME, SECRET_KEYS,
+    initial_weights were such lists): every set of keys is read from the declarations."""
+    import re
+    from tests.test_architecture import _python_files_outside_tests
+    keys = set(arguments.declared())
+    # code, not a declaration: the hyper-parameters resume_override puts into a restored optimiser
+    applied_by_code = {os.path.join('trainer', 'resume_check.py')}
+    found = {}
+    for path in _python_files_outside_tests():
+        if path.endswith('arguments.py') or any(path.endswith(name) for name in applied_by_code):
+            continue
+        with open(path, encoding='utf-8') as handle:
+            tree = ast.parse(handle.read())
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+                named = [e.value for e in node.elts if isinstance(e, ast.Constant) and e.value in keys]
+                if len(named) >= 3:
+                    found.setdefault(os.path.relpath(path, os.path.dirname(arguments.__file__)), []).append(node.lineno)
+    assert found == {}, 'literal lists of three or more configuration keys outside arguments.py'
+    assert arguments.secret_keys() == {'neptune_token'}
+    assert arguments.initialising_keys() == {'aasist_checkpoint'}
+    assert arguments.per_run_keys() == {'rand_seed', 'name', 'resume'}
+    assert {'tensorboard', 'wandb_project', 'wandb_mode', 'path_log', 'num_workers'} <= arguments.resumable_keys()
+    assert not {'lr', 'batch_size', 'backbone', 'lfcc_band'} & arguments.resumable_keys()
+
+
+def test_a_resume_that_switches_tensorboard_or_wandb_on_is_accepted():
+    """Logging may change freely on resume (it was refused as a change of the trajectory)."""
+    from trainer.resume_check import changed_keys
+    saved = get_args()[0]
+    logged = get_args(['tensorboard=True', 'wandb_project=ebm', 'wandb_mode=offline', 'wandb_entity=me',
+                       'wandb_timeout=5'])[0]
+    assert changed_keys(saved, logged) == []
+    assert changed_keys(saved, get_args(['lr=0.001'])[0]) == ['lr']
+
+
+def test_a_backbone_alone_is_a_complete_configuration():
+    """loss_weight None is one weight per head of the chosen backbone: backbone=aasist needs no
+    loss_weight=[1.0]; HM-Conformer with a third downsampling layer gets six weights."""
+    assert get_args()[0]['loss_weight'] == [1.0] * 5
+    assert get_args(['backbone=aasist'])[0]['loss_weight'] == [1.0]
+    assert get_args(['backbone=ssl_bridge', 'ssl_checkpoint=tiny-random'])[0]['loss_weight'] == [1.0]
+    assert get_args(['downsample_layer=[1,2,3]'])[0]['loss_weight'] == [1.0] * 6
+    assert get_args(['loss_weight=[1,0,0,0,2]'])[0]['loss_weight'] == [1.0, 0.0, 0.0, 0.0, 2.0]
+
+
+def test_the_defaults_in_constructor_signatures_are_the_declared_ones():
+    """A part's parameter named after a key may keep a default for use outside a run; it must be
+    the key's declared default, so the two cannot drift apart."""
+    import inspect
+    from models.registry import BACKBONES
+    from trainer.build import KEYWORD_PARTS
+    declared = arguments.declared()
+    # defaults for use outside a run, which passes its own values: in process, seed 0; and
+    # TwoViewDataset's `rawboost` is the augmentation built from the key, given explicitly
+    outside_a_run = {'BalancedLoader(num_workers)', 'BalancedLoader(rand_seed)', 'TwoViewDataset(rand_seed)',
+                     'TwoViewDataset(rawboost)'}
+    differ = {}
+    for part in list(KEYWORD_PARTS) + [backbone.build for backbone in BACKBONES.values()]:
+        for name, parameter in inspect.signature(part).parameters.items():
+            if name in declared and parameter.default is not inspect.Parameter.empty:
+                wanted = declared[name].default
+                if parameter.default != wanted and not (isinstance(wanted, list) and list(parameter.default or []) == wanted):
+                    differ[f"{getattr(part, '__qualname__', part)}({name})"] = (parameter.default, wanted)
+    assert set(differ) == outside_a_run, differ

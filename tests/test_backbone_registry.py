@@ -67,7 +67,8 @@ def test_the_registry_checks_what_it_is_given(toy):
     with pytest.raises(ConfigError, match="backbone='nope': must be one of hm_conformer, ssl_bridge, aasist, toy"):
         get_args(['backbone=nope'])
     with pytest.raises(ConfigError, match=r'one weight per head: 1 with backbone=toy \(e.g. loss_weight=\[1.0\]\)'):
-        get_args(['backbone=toy'])
+        get_args(['backbone=toy', 'loss_weight=[1,1,1,1,1]'])
+    assert get_args(['backbone=toy'])[0]['loss_weight'] == [1.0]   # the backbone's own default
 
 
 def test_a_detector_must_implement_the_interface():
@@ -140,7 +141,7 @@ def test_the_demo_adds_the_overrides_of_the_backbone_named(tmp_path, toy):
     default = demo_overrides(str(tmp_path))
     assert default[0] == 'path_19LA=/corpus/ASVspoof2019' and default.count('name=demo') == 1
     assert demo_overrides(str(tmp_path), ['backbone=ssl_bridge'])[len(default):] == \
-        ['ssl_checkpoint=tiny-random', 'loss_weight=[1.0]', 'name=demo_ssl_bridge']
+        ['ssl_checkpoint=tiny-random', 'name=demo_ssl_bridge']
     assert demo_overrides(str(tmp_path), ['backbone=toy'])[len(default):] == ['name=demo_toy']
     assert demo_overrides(str(tmp_path), ['backbone=unknown']) == default  # the configuration check names it
 

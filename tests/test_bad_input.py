@@ -494,15 +494,15 @@ def test_a_token_typed_into_arguments_py_is_redacted_in_the_source_copy(command_
     source.mkdir()
     with open(os.path.join(REPO, 'arguments.py')) as handle:
         text = handle.read()
-    edited = text.replace("'neptune_token'     : ('',", f"'neptune_token'     : ('{token}',")
+    edited = text.replace("'neptune_token'     : Key('',", f"'neptune_token'     : Key('{token}',")
     assert edited != text
     (source / 'arguments.py').write_text(edited)
-    monkeypatch.setitem(arguments.SYSTEM, 'neptune_token', (token, arguments.SYSTEM['neptune_token'][1]))
+    monkeypatch.setitem(arguments.SYSTEM, 'neptune_token', arguments.SYSTEM['neptune_token']._replace(default=token))
     overrides = [f'neptune_token={command_line_token}'] if command_line_token else []
     args = get_args([f'path_log={tmp_path}'] + overrides)[0]
     LocalLogger(str(tmp_path / 'run')).copy_source(str(source), secret_values(args, defaults(arguments.SYSTEM)))
     copied = (tmp_path / 'run' / 'scripts' / 'arguments.py').read_text()
-    assert token not in copied and "'neptune_token'     : ('<redacted>'," in copied
+    assert token not in copied and "'neptune_token'     : Key('<redacted>'," in copied
     assert copied.replace('<redacted>', token) == edited            # nothing else changed
     if command_line_token:
         assert command_line_token not in copied

@@ -4,11 +4,11 @@
 
     python3 -m tools.import_release --release DIR [--tag DF] [--epoch 20] --out OUT.pt [key=value ...]
         the HM-Conformer authors' files check_point_<tag>_{frontend,backend0..4,loss0..4}_<epoch>.pt
-    python3 -m tools.import_release --release AASIST.pth --out OUT.pt backbone=aasist loss_weight=[1.0]
+    python3 -m tools.import_release --release AASIST.pth --out OUT.pt backbone=aasist
         [aasist_score=logit] [AASIST-L: aasist_channels=[32,32,24,24] aasist_gat_dims=[24,32] ...]
         clovaai/aasist's released state dicts (models/weights/AASIST.pth, AASIST-L.pth)
     python3 -m tools.import_release --release classifier.pt --out OUT.pt backbone=ssl_bridge
-        ssl_checkpoint=DIR loss_weight=[1.0]
+        ssl_checkpoint=DIR
         a bridge classifier saved by the EBM authors' code
 
 key=value overrides describe the model when it differs from arguments.py. The
@@ -21,9 +21,10 @@ import sys
 from arguments import get_args
 from models.aasist import AASISTLoadError
 from models.bridge import ClassifierLoadError
-from models.registry import build_detector_for_checkpoint, get_backbone
+from models.registry import get_backbone
 from models.release import ReleaseLoadError
 from models.ssl_frontend import SSLCheckpointError
+from trainer.build import build_detector_for_checkpoint
 from utils.atomic import atomic_torch_save
 from utils.config import ConfigError
 from utils.output_paths import OutputPathError, check_output

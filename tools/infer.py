@@ -47,7 +47,7 @@ from evaluation.calibration import LinearCalibration
 from evaluation.segments import (file_verdict, save_timeline, score_windows, window_batches, window_starts,
                                  windows_as_dicts)
 from evaluation.selection import bayes_threshold
-from models.registry import build_detector_for_checkpoint
+from trainer.build import build_detector_for_checkpoint
 from trainer.checkpoint import CheckpointError, checkpoint_file, load_checkpoint
 from utils.atomic import WriteFailed, atomic_text
 from utils.output_paths import OutputPathError, check_output

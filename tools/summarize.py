@@ -24,21 +24,19 @@ import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 
+from arguments import per_run_keys  # noqa: E402
 from evaluation.plots import literal_text  # noqa: E402
 from evaluation.results_card import CardError, read_card  # noqa: E402
 from evaluation.selection import METRICS  # noqa: E402
-
-SEED_KEYS = ('rand_seed', 'name', 'resume')  # what may differ between the runs of one sweep
-
 
 class SummaryError(ValueError):
     """The runs cannot be summarized together; the message says why."""
 
 
 def differing_keys(cards: Sequence[dict], allowed: Sequence[str] = ()) -> Dict[str, list]:
-    """{key: [value per run]} for every configuration key (outside SEED_KEYS and
-    `allowed`) whose value is not the same in every card."""
-    keys = sorted(set().union(*(card['config'] for card in cards)) - set(SEED_KEYS) - set(allowed))
+    """{key: [value per run]} for every configuration key (outside those naming a run, `per_run`
+    in arguments.py, and `allowed`) whose value is not the same in every card."""
+    keys = sorted(set().union(*(card['config'] for card in cards)) - per_run_keys() - set(allowed))
     return {key: [card['config'].get(key) for card in cards] for key in keys
             if any(card['config'].get(key) != cards[0]['config'].get(key) for card in cards)}
 

@@ -8,6 +8,7 @@ from typing import Iterable, List, Optional
 import torch
 from torch import nn
 
+from arguments import EXPERIMENT, initialising_keys, keys_read_by_name
 from augment.batch_augment import BatchAugment
 from augment.codec import RandomCodec
 from augment.colored_noise import AddColoredNoise
@@ -19,7 +20,7 @@ from data.protocol import Trial
 from data.views import crop_samples
 from losses import EBMObjective, EOCSoftmax, class_weights_from_ratios
 from models.ebm_detector import EBMDetector
-from models.registry import BACKBONES, build_detector, detector_keys  # noqa: F401 (the detector is built here too)
+from models.registry import BACKBONES, build_detector, detector_keys, get_backbone  # noqa: F401 (built here too)
 from trainer.distributed import wrap_detector
 from utils.config import ConfigError, keyword_args
 
@@ -27,33 +28,34 @@ from utils.config import ConfigError, keyword_args
 KEYWORD_PARTS = (RandomCodec, RandomRawBoost, TwoViewDataset, BalancedLoader, EOCSoftmax, EBMObjective,
                  AddColoredNoise, BatchAugment)
 
-# Experiment keys read by name instead of through a constructor: here, in the training loop and
-# in the pre-flight (lfcc_band, trainer/launch.py).
-READ_BY_NAME = ('backbone', 'amp', 'loss_scope', 'epoch', 'batch_size', 'rand_seed', 'centroid_update', 'num_train_frames',
-                'num_train_frames_short', 'num_test_frames', 'hop', 'codec_p', 'rawboost', 'rawboost_device', 'use_class_weight',
-                'ratio_bona', 'ratio_spoof', 'lr', 'lr_min', 'weight_decay', 'T_0', 'T_mult', 'lfcc_band')
-
-
 def unread_keys(keys: Iterable[str]) -> List[str]:
     """Those of `keys` that no part reads: no constructor or backbone factory names them and
-    nothing reads them by name. A renamed constructor parameter leaves its key here."""
-    read = set(READ_BY_NAME) | {name for part in KEYWORD_PARTS for name in inspect.signature(part).parameters}
+    their declaration names no reader (`read_by`). A renamed constructor parameter leaves its
+    key here."""
+    read = set(keys_read_by_name()) | {name for part in KEYWORD_PARTS for name in inspect.signature(part).parameters}
     read |= {key for backbone in BACKBONES.values() for key in backbone.keys()}
     return sorted(set(keys) - read)
 
 
 def _check_every_key_is_read() -> None:
-    from arguments import EXPERIMENT
     unread = unread_keys(EXPERIMENT)
     if unread:
         raise ConfigError(f"experiment keys that no part reads: {', '.join(unread)} (a constructor parameter was "
-                          f"renamed, or the key is no longer used: name it in arguments.RETIRED)")
+                          f"renamed, or the key is no longer used: name it in arguments.RETIRED; or declare its "
+                          f"reader, read_by=...)")
 
 
 def build_objective(args: dict) -> EBMObjective:
     weights = class_weights_from_ratios(args['ratio_bona'], args['ratio_spoof']) if args['use_class_weight'] else None
     eoc_softmax = EOCSoftmax(**keyword_args(args, EOCSoftmax, class_weight=weights))
     return EBMObjective(eoc_softmax, **keyword_args(args, EBMObjective))
+
+
+def build_detector_for_checkpoint(args: dict) -> EBMDetector:
+    """The detector a checkpoint's model state is loaded into: without the weight files that
+    only initialise what that state replaces (keys declared `initialises`; they need not exist
+    where the checkpoint is scored)."""
+    return get_backbone(args['backbone']).build_detector({**args, **{key: None for key in initialising_keys()}})
 
 
 def build_batch_augment(args: dict) -> BatchAugment:

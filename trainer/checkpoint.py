@@ -7,10 +7,11 @@ import numpy as np
 import torch
 
 from utils.atomic import atomic_torch_save
+from utils.errors import BadInput
 from utils.safe_load import UntrustedFile, torch_load
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(BadInput, RuntimeError):
     """A checkpoint cannot be read or lacks what is needed; the message names the file."""
 
 

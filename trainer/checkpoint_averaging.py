@@ -5,6 +5,7 @@ from typing import Dict, Iterable, List, Mapping, Sequence
 
 import torch
 
+from arguments import per_run_keys
 from trainer.checkpoint import CheckpointError, load_checkpoint
 
 
@@ -34,15 +35,12 @@ def average_state_dicts(states: Sequence[Mapping[str, torch.Tensor]], names: Seq
     return averaged
 
 
-# keys in which the averaged checkpoints may differ: models of several seeds average well
-SEED_AND_NAME = ('rand_seed', 'name')
-
-
-def configuration_differences(states: Sequence[dict], ignored: Iterable[str] = SEED_AND_NAME) -> Dict[str, list]:
-    """{key: the value in each state} for every configuration key outside `ignored` whose value
-    is not the same in all states (a key a checkpoint does not know is left out)."""
+def configuration_differences(states: Sequence[dict]) -> Dict[str, list]:
+    """{key: the value in each state} for every configuration key whose value is not the same in
+    all states, outside the keys that name a run (`per_run`: its seed and name; models of several
+    seeds average well) and those a checkpoint does not know."""
     configs = [state.get('args') or {} for state in states]
-    shared = set.intersection(*(set(config) for config in configs)) - set(ignored)
+    shared = set.intersection(*(set(config) for config in configs)) - per_run_keys()
     return {key: [config[key] for config in configs] for key in sorted(shared)
             if any(config[key] != configs[0][key] for config in configs)}
 

@@ -10,13 +10,15 @@ import torch.multiprocessing as mp
 from data.asvspoof_sets import RunTrials, run_trials
 from data.audio_band import measure_band, measured_keys
 from data.balanced_loader import per_process_rows
-from models.registry import build_detector_for_checkpoint, detector_keys, get_backbone
+from models.registry import detector_keys, get_backbone
+from trainer.build import build_detector_for_checkpoint
 from trainer.checkpoint import RESUME_KEYS, load_checkpoint, load_model_state, resolve_resume
 from trainer.distributed import is_collective_failure, start_process_group
 from trainer.process_board import ProcessBoard
 from trainer.resume_check import check_resume
 from trainer.trainer import Trainer
 from utils.config import ConfigError
+from utils.errors import RunFailed
 from utils.output_paths import unwritable_reason
 from utils.run_folder import check_writable, holds_a_run, run_dir, training_run_dir
 from utils.run_lock import RunLock
@@ -25,7 +27,7 @@ from utils.run_lock import RunLock
 STOP_GRACE_SECONDS = 10
 
 
-class ProcessFailed(RuntimeError):
+class ProcessFailed(RunFailed, RuntimeError):
     """A spawned training process exited with an error, was killed or raised."""
 
 

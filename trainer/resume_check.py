@@ -9,20 +9,13 @@ from typing import Dict, List, Sequence
 
 import torch
 
+from arguments import resumable_keys
 from data.protocol import Trial
 from utils.config import ConfigError
 
-# keys that change where a run writes, what it evaluates or how fast it runs, never its
-# training trajectory; with 'train_protocol' (the training rows' fingerprint) every other
-# difference is refused unless named in resume_override
-RESUMABLE = frozenset({
-    'project', 'name', 'tags', 'description', 'path_log', 'neptune_user', 'neptune_token', 'neptune_timeout',
-    'path_19LA', 'path_21LA', 'path_21DF', 'path_ITW', 'path_ASV5', 'calibration_set', 'preflight_decode',
-    'num_workers', 'pin_memory', 'prefetch_factor', 'persistent_workers', 'codec_cache', 'compile',
-    'compile_backend', 'usable_gpu', 'collective_timeout', 'TEST', 'checkpoint', 'trust_checkpoint', 'resume',
-    'resume_override',
-    'epoch', 'eval_from_epoch', 'eval_every', 'select_on', 'average_last', 'num_test_frames', 'ssl_checkpoint',
-    'aasist_checkpoint'})
+# A key declared `resumable` in arguments.py says where a run writes, what it evaluates or how
+# fast it runs, never its training trajectory; with 'train_protocol' (the training rows'
+# fingerprint) every other difference is refused unless named in resume_override.
 TRAIN_PROTOCOL = 'train_protocol'
 OPTIMISER_KEYS = ('lr', 'lr_min', 'weight_decay', 'T_0', 'T_mult')
 
@@ -39,7 +32,8 @@ def train_fingerprint(trials: Sequence[Trial]) -> str:
 def changed_keys(saved_args: Dict, args: Dict) -> List[str]:
     """The keys that alter the trajectory and differ from the checkpoint's configuration
     (keys the checkpoint does not know are left out)."""
-    return [key for key in args if key not in RESUMABLE and key in saved_args and saved_args[key] != args[key]]
+    resumable = resumable_keys()
+    return [key for key in args if key not in resumable and key in saved_args and saved_args[key] != args[key]]
 
 
 def check_resume(state: Dict, args: Dict, path: str, trials: Sequence[Trial]) -> None:

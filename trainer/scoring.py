@@ -8,9 +8,10 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from data.audio import AudioReadError
-from data.datasets import EvalDataset, UnreadableData, original_message
+from data.datasets import EvalDataset, UnreadableData
 from data.protocol import Trial
 from trainer.distributed import is_distributed, unwrap
+from utils.errors import original_message
 
 
 class EvaluationStopped(Exception):

@@ -12,7 +12,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from arguments import SYSTEM
+from arguments import SYSTEM, resumable_keys
 from data.asvspoof_sets import RunTrials, protocol_paths, run_trials
 from data.datasets import UnreadableData
 from data.protocol import LA19_ASV_EVAL_SCORES
@@ -24,7 +24,7 @@ from trainer.centroid_monitor import CentroidMonitor
 from trainer.checkpoint_averaging import average_checkpoints, last_evaluated_checkpoints
 from trainer.distributed import broadcast_buffers, broadcast_state, is_distributed
 from trainer.ebm_step import training_step
-from trainer.resume_check import RESUMABLE, apply_optimiser_overrides, train_fingerprint
+from trainer.resume_check import apply_optimiser_overrides, train_fingerprint
 from evaluation.calibration import fit_calibration
 from evaluation.report import report_set
 from evaluation.results_card import build_card, dataset_entries, metrics_table, write_card
@@ -255,7 +255,7 @@ class Trainer:
                 self.log(f"average_last={self.args['average_last']}: only {len(paths)} evaluated checkpoints, "
                          f"averaging those")
             # a resumed run's checkpoints may differ in what a resume may change
-            averaged = average_checkpoints(paths, allow=RESUMABLE | set(self.args['resume_override']))
+            averaged = average_checkpoints(paths, allow=resumable_keys() | set(self.args['resume_override']))
             self.detector.load_state_dict(averaged['model'])
         broadcast_state(self.model)
         record = self.evaluate(self.epoch, 'averaged')

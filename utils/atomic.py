@@ -7,10 +7,11 @@ from typing import Any, Callable, List
 
 import torch
 
+from utils.errors import RunFailed
 from utils.run_lock import process_alive
 
 
-class WriteFailed(OSError):
+class WriteFailed(RunFailed, OSError):
     """A file could not be written (often: the disk is full); the previous one is intact."""
 
 

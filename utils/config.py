@@ -5,10 +5,12 @@ import ast
 import difflib
 import inspect
 import math
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, NamedTuple, Optional, Sequence, Tuple
+
+from utils.errors import BadInput
 
 
-class ConfigError(ValueError):
+class ConfigError(BadInput, ValueError):
     """A configuration key has a bad name or value; the message names the key."""
 
 
@@ -66,6 +68,13 @@ def parse_value(key: str, text: str, default: Any, rule: Optional['Rule'] = None
         except ConfigError:
             raise bad(f'list of {_type_name(element)}') from None
     return text
+
+
+def last_override(overrides: Sequence[str], key: str, default: Any = None) -> Any:
+    """The text of the last `key=value` in `overrides` (stripped), else `default`."""
+    given = [item.split('=', 1)[1].strip() for item in overrides
+             if '=' in item and item.split('=', 1)[0].strip() == key]
+    return given[-1] if given else default
 
 
 def apply_overrides(system_args: dict, experiment_args: dict, overrides: Sequence[str],
@@ -176,17 +185,23 @@ class Number(Rule):
 
 
 class Numbers(Rule):
-    """A list of numbers, each in the named range; `non_empty` forbids []."""
+    """A list of numbers, each in the named range; `non_empty` forbids []; with `optional`, None
+    too (a value derived elsewhere unless set)."""
 
-    def __init__(self, kind: str = 'any', non_empty: bool = True):
+    def __init__(self, kind: str = 'any', non_empty: bool = True, optional: bool = False):
         self.test, bound = _RANGES[kind]
-        self.non_empty = non_empty
+        self.non_empty, self.optional = non_empty, optional
         each = f", each {bound}" if bound else ''
-        self.requirement = f"must be a {'non-empty ' if non_empty else ''}list of finite numbers{each}"
+        self.requirement = f"must be a {'non-empty ' if non_empty else ''}list of finite numbers{each}" + \
+            (' or None' if optional else '')
 
     def accepts(self, value: Any) -> bool:
-        return (isinstance(value, list) and (len(value) > 0 or not self.non_empty)
-                and all(_is_number(v) and self.test(v) for v in value))
+        listed = (isinstance(value, list) and (len(value) > 0 or not self.non_empty)
+                  and all(_is_number(v) and self.test(v) for v in value))
+        return listed or (self.optional and value is None)
+
+    def parse(self, key: str, text: str) -> Any:
+        return parse_value(key, text, [0.0])
 
 
 class Ints(Rule):
@@ -245,12 +260,41 @@ class Texts(Rule):
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
-Schema = Dict[str, Tuple[Any, Rule]]
+class Key(NamedTuple):
+    """Everything the program knows of one configuration key, declared beside it in arguments.py.
+
+    default:     its value unless overridden.
+    rule:        what it accepts (a Rule), checked before anything starts.
+    resumable:   a resume may change it: it says where the run writes, what it evaluates or how
+                 fast it runs, never its training trajectory (trainer/resume_check.py).
+    secret:      its value is never written, sent or printed (utils/secrets.py).
+    read_by:     where it is read when no part's constructor parameter is named after it (the
+                 check that every key is read, trainer/build.py).
+    initialises: it names weight files that only initialise what a checkpoint's model state
+                 replaces, so scoring a checkpoint needs none of them.
+    per_run:     it says which run this is (its seed, its name), not what it trains: the runs of
+                 one sweep, and checkpoints averaged together, may differ in it.
+    """
+    default: Any
+    rule: 'Rule'
+    resumable: bool = False
+    secret: bool = False
+    read_by: str = ''
+    initialises: bool = False
+    per_run: bool = False
+
+
+Schema = Dict[str, Key]
 
 
 def defaults(schema: Schema) -> dict:
-    """{key: value} of a {key: (value, rule)} schema."""
-    return {key: value for key, (value, _) in schema.items()}
+    """{key: default} of a schema."""
+    return {key: entry.default for key, entry in schema.items()}
+
+
+def keys_where(schema: Schema, fact: str) -> frozenset:
+    """The keys whose declaration sets `fact` (resumable, secret, read_by, initialises, per_run)."""
+    return frozenset(key for key, entry in schema.items() if getattr(entry, fact))
 
 
 def require(ok: bool, key: str, message: str, value: Any) -> None:
@@ -262,8 +306,8 @@ def require(ok: bool, key: str, message: str, value: Any) -> None:
 def validate(args: dict, schema: Schema, combinations: Callable[[dict], None]) -> None:
     """Each key's own rule, then `combinations(args)`, the rules relating several keys.
     Raises ConfigError naming the first key that breaks a rule."""
-    for key, (_, rule) in schema.items():
-        rule.check(key, args[key])
+    for key, entry in schema.items():
+        entry.rule.check(key, args[key])
     combinations(args)
 
 

@@ -61,7 +61,7 @@ def build_logger(args: dict, neptune_mode: str = 'async', root: Optional[str] = 
     if project_path:
         starters.append(('neptune', project_path, lambda: NeptuneLogger(
             project_path, token, args['name'], args['tags'], args['description'], mode=neptune_mode,
-            timeout_s=args.get('neptune_timeout', 10.0))))
+            timeout_s=args['neptune_timeout'])))
     if args['tensorboard']:
         starters.append(('tensorboard', root, lambda: TensorBoardLogger(root)))
     if args['wandb_project'] and args['wandb_mode'] != 'disabled':

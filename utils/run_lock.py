@@ -3,10 +3,12 @@ import os
 import socket
 from typing import Optional, Tuple
 
+from utils.errors import BadInput
+
 LOCK_NAME = 'run.lock'
 
 
-class RunFolderInUse(RuntimeError):
+class RunFolderInUse(BadInput, RuntimeError):
     """Another live process holds the run folder; the message names it and the lock file."""
 
 

@@ -90,3 +90,61 @@ def two_step_learning(detector, objective, optimizer, batch, steps):
         inputs, labels = batch(12, 4)
         losses_2.append(ebm_step(detector, optimizer, objective, inputs, None, labels).loss_2)
     return before, cosine(), losses_2
+
+
+# ---------------------------------------------------------------- shared by several test modules
+EBM_STEP_SMALL = ['output_size=32', 'linear_units=64', 'embedding_size=16', 'lr=0.001', 'batch_size=10',
+                  'ratio_bona=0.2', 'ratio_spoof=0.8']
+AASIST_L = os.path.join(FIXTURES, 'aasist', 'AASIST-L.pth')
+AASIST_L_KEYS = ['aasist_channels=[32,32,24,24]', 'aasist_gat_dims=[24,32]', 'aasist_pool_ratios=[0.4,0.5,0.7]']
+ONE_HEAD = ['backbone=aasist', 'loss_weight=[1.0]']
+SSL_ARGS = ['backbone=ssl_bridge', 'ssl_checkpoint=tiny-random', 'ssl_num_hidden_states=4', 'ssl_hidden_size=32',
+            'loss_weight=[1.0]']
+
+
+def ebm_step_setup(extra=()):
+    """(args, a small HM-Conformer detector, its Adam, the objective), seeded."""
+    import torch
+    from arguments import get_args
+    from trainer.build import build_detector, build_objective
+    args = get_args(EBM_STEP_SMALL + list(extra))[0]
+    torch.manual_seed(0)
+    detector = build_detector(args)
+    optimizer = torch.optim.Adam(detector.parameters(), lr=args['lr'], weight_decay=args['weight_decay'])
+    return args, detector, optimizer, build_objective(args)
+
+
+def feature_batch(seed=0, rows=10, bona=2):
+    """Two views of LFCC-shaped features (rows, 30 / 24, 120) and labels: `bona` bona fide first."""
+    import torch
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.tensor([1] * bona + [0] * (rows - bona))
+    return torch.randn(rows, 30, 120, generator=generator), torch.randn(rows, 24, 120, generator=generator), labels
+
+
+def python_files_outside_tests():
+    for folder, _, names in os.walk(REPO):
+        relative = os.path.relpath(folder, REPO)
+        if relative.split(os.sep)[0] in ('tests', 'results', '.git', '.cache') or '/.' in folder:
+            continue
+        yield from (os.path.join(folder, name) for name in sorted(names) if name.endswith('.py'))
+
+
+def tensorboard_scalars(run_dir: str) -> dict:
+    """{tag: [(step, value), ...]} read back with TensorBoard's own event reader."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    events = EventAccumulator(os.path.join(run_dir, 'tensorboard'), size_guidance={'scalars': 0, 'images': 0})
+    events.Reload()
+    return {tag: [(event.step, event.value) for event in events.Scalars(tag)] for tag in events.Tags()['scalars']}
+
+
+def local_metrics(run_dir: str) -> dict:
+    """{name: [(step, value), ...]} from metrics/*.txt ('[step] name: value' lines)."""
+    import glob
+    metrics = {}
+    for path in glob.glob(os.path.join(run_dir, 'metrics', '*.txt')):
+        for line in open(path):
+            step, rest = line[1:].split('] ', 1)
+            name, value = rest.rsplit(': ', 1)
+            metrics.setdefault(name, []).append((int(step), float(value)))
+    return metrics

@@ -11,15 +11,12 @@ import torch
 from arguments import get_args
 from data.views import make_view
 from models.aasist import AASISTLoadError, build_aasist_detector
-from tests.helpers import FIXTURES, two_step_learning
+from tests.helpers import AASIST_L, AASIST_L_KEYS, FIXTURES, ONE_HEAD, two_step_learning
 from trainer.build import build_detector, build_objective
 from utils.config import ConfigError
 
 AASIST_FIXTURES = os.path.join(FIXTURES, 'aasist')
-AASIST_L = os.path.join(AASIST_FIXTURES, 'AASIST-L.pth')
 SMALL = dict(aasist_channels=[8, 8, 12, 12], aasist_gat_dims=[12, 8], aasist_pool_ratios=[0.5, 0.7, 0.5])
-AASIST_L_KEYS = ['aasist_channels=[32,32,24,24]', 'aasist_gat_dims=[24,32]', 'aasist_pool_ratios=[0.4,0.5,0.7]']
-ONE_HEAD = ['backbone=aasist', 'loss_weight=[1.0]']
 
 
 @pytest.fixture(scope='module')
@@ -122,8 +119,9 @@ def test_configuration_rules_of_the_aasist_keys():
                               ('aasist_sinc_filters=2', 'aasist_sinc_filters=2: must be an int >= 3')):
         with pytest.raises(ConfigError, match=message):
             get_args(ONE_HEAD + [override])
+    assert get_args(['backbone=aasist'])[0]['loss_weight'] == [1.0]   # the backbone brings its one head
     with pytest.raises(ConfigError, match=r'one weight per head: 1 with backbone=aasist \(e.g. loss_weight=\[1.0\]\)'):
-        get_args(['backbone=aasist'])
+        get_args(['backbone=aasist', 'loss_weight=[1.0,1.0]'])
 
 
 def test_sinc_filter_masking_in_training_only():

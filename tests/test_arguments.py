@@ -223,8 +223,7 @@ def test_rule_messages_say_what_is_expected(overrides, message):
 def test_each_fact_about_a_key_lives_in_its_declaration_and_nowhere_else():
     """No module keeps a list of keys beside arguments.py (RESUMABLE, READ_BY_NAME, SECRET_KEYS,
     initial_weights were such lists): every set of keys is read from the declarations."""
-    import re
-    from tests.test_architecture import _python_files_outside_tests
+    from tests.helpers import python_files_outside_tests as _python_files_outside_tests
     keys = set(arguments.declared())
     # code, not a declaration: the hyper-parameters resume_override puts into a restored optimiser
     applied_by_code = {os.path.join('trainer', 'resume_check.py')}

@@ -8,8 +8,7 @@ import os
 import pytest
 import torch
 
-from tests.helpers import tiny_args
-from tests.test_ebm_step import _batch, _setup
+from tests.helpers import ebm_step_setup as _setup, feature_batch as _batch, tiny_args
 from trainer.build import compile_detector
 from trainer.checkpoint import load_checkpoint
 from trainer.ebm_step import ebm_step
@@ -47,7 +46,7 @@ def test_an_unknown_backend_is_refused_naming_the_key():
 @pytest.mark.slow
 def test_a_compiled_run_trains_saves_and_resumes(demo_corpus, tmp_path):
     torch._dynamo.reset()
-    small = ('name=compiled', 'compile=True', 'compile_backend=eager', 'path_21LA=None', 'path_21DF=None')
+    small = ('name=compiled', 'compile=True', 'compile_backend=eager', 'path_21LA=None', 'path_21DF=None', *SHALLOW)
     Trainer(tiny_args(demo_corpus, tmp_path, *small, 'epoch=1')).run()
     resumed = Trainer(tiny_args(demo_corpus, tmp_path, *small, 'epoch=2', 'resume=auto'))
     resumed.run()

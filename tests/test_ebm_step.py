@@ -5,28 +5,10 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from arguments import get_args
-from trainer.build import build_detector, build_objective
+from tests.helpers import ebm_step_setup as _setup, feature_batch as _batch
 from trainer.distributed import wrap_detector
 from trainer.ebm_step import ebm_step
 from trainer.launch import free_port
-
-SMALL = ['output_size=32', 'linear_units=64', 'embedding_size=16', 'lr=0.001', 'batch_size=10', 'ratio_bona=0.2',
-         'ratio_spoof=0.8']
-
-
-def _setup(extra=()):
-    args = get_args(SMALL + list(extra))[0]
-    torch.manual_seed(0)
-    detector = build_detector(args)
-    optimizer = torch.optim.Adam(detector.parameters(), lr=args['lr'], weight_decay=args['weight_decay'])
-    return args, detector, optimizer, build_objective(args)
-
-
-def _batch(seed=0, rows=10, bona=2):
-    generator = torch.Generator().manual_seed(seed)
-    labels = torch.tensor([1] * bona + [0] * (rows - bona))
-    return torch.randn(rows, 30, 120, generator=generator), torch.randn(rows, 24, 120, generator=generator), labels
 
 
 class RecordingAdam(torch.optim.Adam):

@@ -12,7 +12,7 @@ import torch
 
 from arguments import get_args
 from data.views import crop_samples, make_view
-from tests.test_ssl_bridge import SSL_ARGS
+from tests.helpers import SSL_ARGS
 from tools import export
 from trainer.build import build_detector
 from utils.atomic import atomic_torch_save

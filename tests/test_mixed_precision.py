@@ -6,8 +6,7 @@ import os
 import pytest
 import torch
 
-from tests.helpers import tiny_args
-from tests.test_ebm_step import _batch, _setup
+from tests.helpers import ebm_step_setup as _setup, feature_batch as _batch, tiny_args
 from trainer.checkpoint import load_checkpoint
 from trainer.ebm_step import ebm_step
 from trainer.trainer import Trainer

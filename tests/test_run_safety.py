@@ -48,7 +48,7 @@ def test_no_secret_is_written_anywhere_with_every_logger_on(demo_corpus, tmp_pat
     in the environment, TensorBoard and an offline W&B run on: neither secret is in any file of
     the run (W&B's and TensorBoard's included), in the checkpoint or in what was printed;
     TensorBoard holds the values of metrics/*.txt."""
-    from tests.test_tensorboard_wandb import local_metrics, tensorboard_scalars
+    from tests.helpers import local_metrics, tensorboard_scalars
     monkeypatch.setattr(sys, 'argv', ['main.py', f'neptune_token={TOKEN}', 'wandb_project=ebm'])
     monkeypatch.delenv('NEPTUNE_PROJECT', raising=False)
     monkeypatch.delenv('NEPTUNE_API_TOKEN', raising=False)

@@ -9,7 +9,6 @@ import pytest
 
 from arguments import get_args
 from evaluation.results_card import CARD_JSON
-from tests.helpers import tiny_args
 from tools import seeds as seeds_tool
 from tools import summarize as summarize_tool
 from utils.run_folder import training_run_dir

@@ -1,8 +1,6 @@
 """Long recordings scored window by window (issue 23, item 3): the windows cover the file, and
 their released AASIST-L finds the spoofed middle of a real recording made of a bona fide
 ASVspoof 2019 utterance around two spoofed ones."""
-import contextlib
-import io
 import json
 import os
 
@@ -11,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from evaluation.segments import Window, file_verdict, spoof_spans, window_starts
-from tests.test_aasist import AASIST_L, AASIST_L_KEYS, ONE_HEAD
+from tests.helpers import AASIST_L, AASIST_L_KEYS, ONE_HEAD
 
 FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures', 'asvspoof2019_la')
 

@@ -8,12 +8,10 @@ import torch
 from arguments import get_args
 from models.bridge import AttentiveStatsPooling, ClassifierLoadError, build_bridge_detector, load_ebm_classifier
 from models.ssl_frontend import SSLCheckpointError, load_ssl_frontend, ssl_shape, torchaudio_state
-from tests.helpers import FIXTURES, two_step_learning
+from tests.helpers import FIXTURES, SSL_ARGS, two_step_learning
 from trainer.build import build_detector, build_objective
 
 TINY = os.path.join(FIXTURES, 'wav2vec2_tiny')
-SSL_ARGS = ['backbone=ssl_bridge', 'ssl_checkpoint=tiny-random', 'ssl_num_hidden_states=4', 'ssl_hidden_size=32',
-            'loss_weight=[1.0]']
 
 
 @pytest.mark.parametrize('variant', ['stable', 'base'])
@@ -161,7 +159,8 @@ def test_configuration_rules_for_the_ssl_backbone():
     with pytest.raises(ConfigError, match='ssl_checkpoint=None: backbone=ssl_bridge needs'):
         get_args(['backbone=ssl_bridge', 'loss_weight=[1.0]'])
     with pytest.raises(ConfigError, match='loss_weight=.*one weight per head: 1 with backbone=ssl_bridge'):
-        get_args(['backbone=ssl_bridge', 'ssl_checkpoint=tiny-random'])
+        get_args(['backbone=ssl_bridge', 'ssl_checkpoint=tiny-random', 'loss_weight=[0.5,0.5]'])
+    assert get_args(['backbone=ssl_bridge', 'ssl_checkpoint=tiny-random'])[0]['loss_weight'] == [1.0]
 
 
 def test_preflight_names_a_front_end_of_another_shape(demo_corpus, tmp_path, capsys):

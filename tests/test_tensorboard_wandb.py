@@ -1,7 +1,6 @@
 """TensorBoard and W&B loggers (issue 23, item 1): behind the same interface as the local and
 Neptune loggers, their values read back equal metrics/*.txt, a resume does not draw replayed
 steps twice, and a logger that cannot start or send is reported once while the run goes on."""
-import glob
 import os
 
 import matplotlib
@@ -11,29 +10,11 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 
 from arguments import get_args  # noqa: E402
+from tests.helpers import local_metrics, tensorboard_scalars  # noqa: E402
 from trainer.launch import free_port  # noqa: E402
 from utils.experiment_logger import build_logger  # noqa: E402
 from utils.local_logger import LocalLogger  # noqa: E402
 from utils.tensorboard_logger import TensorBoardLogger  # noqa: E402
-
-
-def tensorboard_scalars(run_dir: str) -> dict:
-    """{tag: [(step, value), ...]} read back with TensorBoard's own event reader."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-    events = EventAccumulator(os.path.join(run_dir, 'tensorboard'), size_guidance={'scalars': 0, 'images': 0})
-    events.Reload()
-    return {tag: [(event.step, event.value) for event in events.Scalars(tag)] for tag in events.Tags()['scalars']}
-
-
-def local_metrics(run_dir: str) -> dict:
-    """{name: [(step, value), ...]} from metrics/*.txt ('[step] name: value' lines)."""
-    metrics = {}
-    for path in glob.glob(os.path.join(run_dir, 'metrics', '*.txt')):
-        for line in open(path):
-            step, rest = line[1:].split('] ', 1)
-            name, value = rest.rsplit(': ', 1)
-            metrics.setdefault(name, []).append((int(step), float(value)))
-    return metrics
 
 
 def _args(tmp_path, *extra):

@@ -13,7 +13,7 @@ import sys
 
 from arguments import get_args
 from recipes.presets import describe_recipe
-from trainer.launch import launch, preflight, resume_after_elastic_restart
+from trainer.launch import launch, preflight
 from utils.errors import BadInput, RunFailed, original_message
 
 
@@ -26,21 +26,20 @@ def main(argv) -> int:
         return 0 if not unknown else 2
     run_overrides = overrides
     if '--demo' in flags:
-        from demo.settings import demo_overrides, number_the_demo_run
+        from recipes.demo.settings import demo_overrides, number_the_demo_run
         run_overrides = demo_overrides(user_overrides=overrides) + overrides
     try:
         args, _, _ = get_args(run_overrides)
         if '--demo' in flags:
             args = number_the_demo_run(args, overrides)
-        args = resume_after_elastic_restart(args)
         if describe_recipe(args):
             print(describe_recipe(args), flush=True)
-        args, trials = preflight(args)
+        checked = preflight(args)
     except BadInput as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     try:
-        launch(args, trials)
+        launch(checked)
     except RunFailed as error:      # maybe raised in a loader worker: its traceback is left out
         print(f"error: {original_message(error)}", file=sys.stderr)
         return 1

@@ -3,7 +3,7 @@ import os
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional
 
-from data.protocol import (ASV5_PROTOCOLS, DF21_PROTOCOL, ITW_META, LA19_VOCODED, LA21_PROTOCOL, Trial,
+from data.protocol import (ASV5_PROTOCOLS, DF21_PROTOCOL, ITW_META, LA19_ASV_EVAL_SCORES, LA19_VOCODED, LA21_PROTOCOL, Trial,
                            protocol_2019_path, read_asvspoof2019, read_asvspoof2021_df, read_asvspoof2021_la,
                            read_asvspoof5, read_in_the_wild, summary, vocoded_copies)
 from data.validation import check_audio, check_protocol, check_readable, check_root, check_trials
@@ -16,11 +16,12 @@ class EvalSet:
     layout: str                             # its entry in data.validation.LAYOUTS
     read: Callable[[str], List[Trial]]      # root -> trials
     protocol: Callable[[str], str]          # root -> protocol path
+    asv_scores: Optional[str] = None        # the official ASV scores under the root (for the min t-DCF)
 
 
 EVAL_SETS = {
     '19LA': EvalSet('19LA eval', 'path_19LA', '19LA', lambda root: read_asvspoof2019(root, 'eval'),
-                    lambda root: protocol_2019_path(root, 'eval')),
+                    lambda root: protocol_2019_path(root, 'eval'), LA19_ASV_EVAL_SCORES),
     '21LA': EvalSet('21LA eval', 'path_21LA', '21LA', read_asvspoof2021_la, lambda root: os.path.join(root, LA21_PROTOCOL)),
     '21DF': EvalSet('21DF eval', 'path_21DF', '21DF', read_asvspoof2021_df, lambda root: os.path.join(root, DF21_PROTOCOL)),
     'ITW': EvalSet('In-the-Wild', 'path_ITW', 'ITW', read_in_the_wild, lambda root: os.path.join(root, ITW_META)),
@@ -85,6 +86,13 @@ def calibration_trials(args: dict, log: Callable[[str], None] = print) -> Option
         return None
     spec = CALIBRATION_SETS[name]
     return _read_set(spec, args[spec.key], log, args['preflight_decode'])
+
+
+def asv_score_paths(args: dict) -> Dict[str, str]:
+    """{set: the official ASV score file under its root} for the evaluation sets that have one
+    (whether it exists is checked when the set is reported)."""
+    return {name: os.path.join(args[spec.key], spec.asv_scores) for name, spec in EVAL_SETS.items()
+            if spec.asv_scores is not None and args[spec.key] is not None}
 
 
 def protocol_paths(args: dict) -> Dict[str, str]:

@@ -2,7 +2,7 @@
 import math
 import os
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -74,26 +74,37 @@ def write_score_files(folder: str, stem: str, trials: List[Trial], scores: np.nd
     return paths
 
 
-def report_set(name: str, trials: List[Trial], scores: np.ndarray, epoch: int, logger, folder: str,
-               asv_scores_path: Optional[str] = None, log=print,
-               calibration: Optional[LinearCalibration] = None, label: Optional[str] = None,
-               metric_root: str = 'eval') -> SetReport:
+@dataclass
+class ReportTo:
+    """Where a set's report goes: the run's loggers (metrics, figures), the folder of its score
+    files, the printed table, and the metric names' root ('eval', or 'eval_<label>' for an extra
+    evaluation of the same epoch)."""
+    logger: Any
+    folder: str
+    log: Callable[[str], None] = print
+    metric_root: str = 'eval'
+
+
+def report_set(name: str, trials: List[Trial], scores: np.ndarray, epoch: int, to: ReportTo,
+               asv_scores_path: Optional[str] = None, calibration: Optional[LinearCalibration] = None,
+               label: Optional[str] = None) -> SetReport:
     """score_set, then the score files, the breakdown TSV, the plots and the logged metrics
     (min t-DCF only when the ASV score file exists; actDCF and Cllr with a calibration).
     Files are named `<name>_<label>` (label 'epoch<N>' by default, e.g. 'averaged' for an
-    averaged model) and metrics `<metric_root>/<name>/...` at step `epoch`."""
+    averaged model) and metrics `<to.metric_root>/<name>/...` at step `epoch`."""
     if asv_scores_path is not None and not os.path.isfile(asv_scores_path):
         asv_scores_path = None
     report = score_set(name, trials, scores, asv_scores_path, calibration)
     label = label or f"epoch{epoch}"
     stem = f"{name}_{label}"
-    write_score_files(folder, stem, trials, scores, calibration.llr(scores) if calibration is not None else None)
-    write_tsv(report.rows, os.path.join(folder, stem + '_breakdown.tsv'))
+    logger, log = to.logger, to.log
+    write_score_files(to.folder, stem, trials, scores, calibration.llr(scores) if calibration is not None else None)
+    write_tsv(report.rows, os.path.join(to.folder, stem + '_breakdown.tsv'))
     title = f"{name} {label.replace('epoch', 'epoch ')}: EER {report.eer:.3f} %, minDCF {report.min_dcf:.4f}" + (
         f", actDCF {report.act_dcf:.4f}, Cllr {report.cllr:.4f} bits" if report.cllr is not None else '') + (
         f", min t-DCF {report.min_tdcf:.4f}" if report.min_tdcf is not None else '')
     log(format_table(report.rows, title))
-    root = f"{metric_root}/{name}"
+    root = f"{to.metric_root}/{name}"
     logger.log_metric(f"{root}/eer", report.eer, epoch)
     logger.log_metric(f"{root}/min_dcf", report.min_dcf, epoch)
     if report.cllr is not None:

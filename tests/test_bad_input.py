@@ -311,7 +311,7 @@ def test_unusual_but_valid_audio_passes_the_checks_and_is_read_right(kind, corpu
              'other_rate': (0.3 * rng.standard_normal(44_100), 44_100)}
     _replace_with(path, *waves[kind])
     args = tiny_args(corpus, tmp_path / 'logs', 'name=ok')
-    _, trials = preflight(args)
+    trials = preflight(args).trials
     trial = next(t for t in trials.evaluation['19LA'] if t.utt_id == utt)
     wave = EvalDataset([trial], 8_600)[0][0]
     assert wave.shape == (8_600,) and torch.isfinite(wave).all()
@@ -376,26 +376,21 @@ def test_infer_names_a_missing_path_an_empty_folder_and_an_absent_gpu(tmp_path, 
 def test_infer_full_scores_a_long_file_in_batches_of_windows(tmp_path, capsys):
     """--full over a 20 s file: the windows are scored --batch-size at a time, never all at
     once, and their mean equals the one-batch mean."""
+    from inference import Detector
     from tools import infer
-    from trainer.build import build_detector
     checkpoint = _untrained_checkpoint(tmp_path)
     long_file = str(tmp_path / 'long.wav')
     sf.write(long_file, 0.1 * np.random.default_rng(1).standard_normal(20 * 16_000), 16_000)
-    detector = build_detector(get_args(TINY)[0])
-    detector.load_state_dict(load_checkpoint(checkpoint)['model'])
-    detector.eval()
+    detector = Detector.from_pretrained(checkpoint)
     from data.audio import read_audio
-    from data.views import crop_samples
-    args = get_args(TINY)[0]
-    wave, crop = read_audio(long_file, 16_000), crop_samples(args['num_test_frames'], args['hop'])
-    starts = infer.window_starts_of(wave, crop, True)
-    crops = np.stack([wave[start:start + crop] for start in starts])
-    assert list(starts) == list(range(0, len(wave) - crop + 1, crop // 2)) + \
+    wave, crop = read_audio(long_file, 16_000), detector.crop
+    starts = list(range(0, len(wave) - crop + 1, crop // 2)) + \
         ([len(wave) - crop] if (len(wave) - crop) % (crop // 2) else [])
+    crops = np.stack([wave[start:start + crop] for start in starts])
     sizes = []
-    original = detector.score
-    detector.score = lambda batch: sizes.append(len(batch)) or original(batch)
-    batched = infer.mean_score(detector, wave, crop, starts, 4, torch.device('cpu'))
+    original = detector.model.score
+    detector.model.score = lambda batch: sizes.append(len(batch)) or original(batch)
+    batched = detector.score(long_file, full=True, batch_size=4)
     with torch.no_grad():
         whole = float(original(torch.from_numpy(crops).float()).double().mean())
     assert len(crops) > 8 and max(sizes) == 4 and sum(sizes) == len(crops)
@@ -454,7 +449,7 @@ def test_a_rerun_without_resume_is_refused_and_the_run_left_as_it_was(written, c
 
 
 def test_a_repeated_demo_gets_a_numbered_folder_unless_named_or_resumed(tmp_path, capsys):
-    from demo.settings import number_the_demo_run
+    from recipes.demo.settings import number_the_demo_run
     from utils.run_folder import training_run_dir
     args = get_args([f'path_log={tmp_path}', 'name=demo', 'tags=[demo]'])[0]
     assert number_the_demo_run(args, [])['name'] == 'demo'           # nothing there yet

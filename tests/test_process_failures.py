@@ -44,7 +44,7 @@ def test_a_failing_process_stops_the_group_and_is_named_once(fault, named, demo_
     monkeypatch.setattr(launch, 'STOP_GRACE_SECONDS', 6)   # more than the board's 3 s watch
     args = tiny_args(demo_corpus, tmp_path / 'logs', 'name=fault', 'world_size=2', 'collective_timeout=5',
                      'eval_from_epoch=2')
-    trials = launch.preflight(args)
+    trials = launch.preflight(args).trials
     started = time.monotonic()
     with pytest.raises(launch.ProcessFailed, match='process 1|process 0'):
         launch.spawn(_faulty_worker, 2, (2, args, launch.free_port(), trials, fault, STEPS_PER_EPOCH + 5))

@@ -2,7 +2,8 @@
 import os
 import socket
 import sys
-from typing import Callable, NoReturn, Optional, Tuple
+from dataclasses import dataclass
+from typing import Callable, NoReturn, Optional
 
 import torch
 import torch.multiprocessing as mp
@@ -45,30 +46,32 @@ def _device(local_rank: int) -> torch.device:
     return torch.device('cpu')
 
 
-def run_worker(rank: int, world_size: int, args: dict, port: int, trials: RunTrials) -> None:
+def run_worker(rank: int, world_size: int, args: dict, port: int, trials: RunTrials,
+               state: Optional[dict] = None) -> None:
     """Entry point of one spawned process (or of the only process)."""
     if world_size > 1:
         os.environ['MASTER_ADDR'], os.environ['MASTER_PORT'] = '127.0.0.1', str(port)
         start_process_group(args['collective_timeout'], rank, world_size)
         if not torch.cuda.is_available():
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // world_size))
-    _train_in_group(args, rank, world_size, _device(rank), trials)
+    _train_in_group(args, rank, world_size, _device(rank), trials, state)
 
 
-def _run_torchrun(args: dict, trials: RunTrials) -> None:
+def _run_torchrun(args: dict, trials: RunTrials, state: Optional[dict]) -> None:
     rank, world_size = int(os.environ['RANK']), int(os.environ['WORLD_SIZE'])
     start_process_group(args['collective_timeout'])
-    _train_in_group(args, rank, world_size, _device(int(os.environ.get('LOCAL_RANK', 0))), trials)
+    _train_in_group(args, rank, world_size, _device(int(os.environ.get('LOCAL_RANK', 0))), trials, state)
 
 
-def _train_in_group(args: dict, rank: int, world_size: int, device: torch.device, trials: RunTrials) -> None:
+def _train_in_group(args: dict, rank: int, world_size: int, device: torch.device, trials: RunTrials,
+                    state: Optional[dict] = None) -> None:
     """Run the trainer; when a collective operation of the group fails or times out (a process
     hangs, was killed or raised), name the process at fault once and exit with status 1, the
     last checkpoint as it was."""
     board = ProcessBoard(rank, world_size) if world_size > 1 else None
     trainer, status = None, 0
     try:
-        trainer = Trainer(args, rank, world_size, device, trials)
+        trainer = Trainer(args, rank, world_size, device, trials, state)
         trainer.run()
     except Exception as error:
         if board is None or not is_collective_failure(error):
@@ -162,7 +165,18 @@ def resume_after_elastic_restart(args: dict) -> dict:
     return {**args, 'resume': 'auto'}
 
 
-def preflight(args: dict) -> Tuple[dict, RunTrials]:
+@dataclass
+class Checked:
+    """What the pre-flight check read and settled, for every process of the run: the
+    configuration (with lfcc_band=auto, the band it measured; for TEST of such a checkpoint, the
+    checkpoint's band), the trials, and the checkpoint it loaded to resume from or to evaluate
+    (None when there is none; the processes do not read it again)."""
+    args: dict
+    trials: RunTrials
+    state: Optional[dict] = None
+
+
+def preflight(args: dict) -> Checked:
     """The checks that must pass before any process starts: for training a global batch
     that the processes share evenly; the backbone's own (its weights' shapes), datasets on
     disk (layouts, protocols, every audio header), for TEST a checkpoint that fits the
@@ -172,7 +186,8 @@ def preflight(args: dict) -> Tuple[dict, RunTrials]:
     (trainer/resume_check.py), and a run folder this process can create and write. Raises
     ConfigError / DatasetError / CheckpointError / RunFolderInUse naming the path. Returns the
     run's configuration (with lfcc_band=auto, the band measured from the training audio; for
-    TEST, the band the checkpoint was trained on) and the trials read, for the trainer."""
+    TEST, the band the checkpoint was trained on), the trials and the checkpoint read."""
+    args = resume_after_elastic_restart(args)
     if not args['TEST']:
         check_batch_split(args, planned_world_size(args))
     if _torchrun_rank() in (None, 0):       # rank 0 alone writes the run folder
@@ -190,6 +205,7 @@ def preflight(args: dict) -> Tuple[dict, RunTrials]:
             _check_run_folder(args, folder)
         checkpoint = resolve_resume(args['resume'], os.path.join(folder, 'models', 'last.pt'))
         required = RESUME_KEYS
+    state = None
     if checkpoint:
         state = load_checkpoint(checkpoint, required, args['trust_checkpoint'])
         if args['TEST']:
@@ -197,7 +213,7 @@ def preflight(args: dict) -> Tuple[dict, RunTrials]:
         load_model_state(build_detector_for_checkpoint(args), state, args, checkpoint, detector_keys(args))
         if not args['TEST']:
             check_resume(state, args, checkpoint, trials.train)
-    return args, trials
+    return Checked(args, trials, state)
 
 
 def _say(text: str) -> None:
@@ -230,19 +246,20 @@ def _with_the_checkpoints_band(args: dict, saved: dict) -> dict:
     return {**args, **adopted, 'lfcc_band': 'auto'}
 
 
-def launch(args: dict, trials: RunTrials) -> None:
+def launch(checked: Checked) -> None:
     """torchrun when its environment is set; else one process per visible GPU; else
     `world_size` CPU processes (gloo)."""
+    args, trials, state = checked.args, checked.trials, checked.state
     if 'RANK' in os.environ and 'WORLD_SIZE' in os.environ:
-        _run_torchrun(args, trials)
+        _run_torchrun(args, trials, state)
         return
     if args['usable_gpu']:
         os.environ['CUDA_VISIBLE_DEVICES'] = str(args['usable_gpu'])
     world_size = torch.cuda.device_count() or args['world_size']
     if world_size == 1:
-        run_worker(0, 1, args, 0, trials)
+        run_worker(0, 1, args, 0, trials, state)
         return
-    spawn(run_worker, world_size, (world_size, args, free_port(), trials))
+    spawn(run_worker, world_size, (world_size, args, free_port(), trials, state))
 
 
 def spawn(worker: Callable, world_size: int, worker_args: tuple) -> None:

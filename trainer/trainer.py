@@ -1,9 +1,9 @@
-"""The training loop: epochs of two-step EBM updates, the evaluation schedule,
-checkpoints and resume (docs/method.md sections 4, 10, 11). The parts it drives are built in trainer/build.py."""
+"""The training loop: epochs of two-step EBM updates, the evaluation schedule, checkpoints and
+resume (docs/method.md sections 4, 10, 11). What the loop drives is built in trainer/build.py;
+what a run owns besides it (folder, lock, loggers, stop signals) is trainer/run.py; what it does
+with scores (calibration, reports, selection, the results card) is evaluation/evaluator.py."""
 import os
 import random
-import signal
-import sys
 import time
 from typing import Dict, List, Optional
 
@@ -13,29 +13,23 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from arguments import SYSTEM, resumable_keys
-from data.asvspoof_sets import RunTrials, protocol_paths, run_trials
+from data.asvspoof_sets import RunTrials, asv_score_paths, protocol_paths, run_trials
 from data.datasets import UnreadableData
-from data.protocol import LA19_ASV_EVAL_SCORES
 from data.views import crop_samples
+from evaluation.evaluator import Evaluator
+from models.registry import detector_keys
+from recipes.presets import recipe_values
+from trainer.build import build_training_parts
+from trainer.centroid_monitor import CentroidMonitor
 from trainer.checkpoint import (RESUME_KEYS, load_checkpoint, load_model_state, resolve_resume,
                                 restore_rng_states, rng_states, save_checkpoint)
-from trainer.build import build_training_parts, detector_keys
-from trainer.centroid_monitor import CentroidMonitor
 from trainer.checkpoint_averaging import average_checkpoints, last_evaluated_checkpoints
 from trainer.distributed import broadcast_buffers, broadcast_state, is_distributed
 from trainer.ebm_step import training_step
 from trainer.resume_check import apply_optimiser_overrides, train_fingerprint
-from evaluation.calibration import fit_calibration
-from evaluation.report import report_set
-from evaluation.results_card import build_card, dataset_entries, metrics_table, write_card
-from evaluation.selection import bayes_threshold, metrics_of, oracle_minima, selected_record
+from trainer.run import RunSession
 from trainer.scoring import EvaluationStopped, score_trials
-from utils.experiment_logger import ExperimentLogger, build_logger
-from recipes.presets import recipe_values
-from utils.atomic import remove_stale_temporaries
 from utils.config import defaults
-from utils.run_folder import holds_a_run, run_dir, set_aside_unfinished_run
-from utils.run_lock import LOCK_NAME, RunLock
 from utils.secrets import redact, secret_values
 
 
@@ -63,57 +57,52 @@ def should_evaluate(epoch: int, last_epoch: int, eval_from_epoch: int, eval_ever
 
 
 class Trainer:
-    """Trains (or, with TEST, evaluates) one run. `trials` are the ones the pre-flight
-    check read; without them the trainer reads the datasets itself."""
+    """Trains (or, with TEST, evaluates) one run. `trials` are the ones the pre-flight check
+    read (without them the trainer reads the datasets itself); `state` the checkpoint it loaded
+    to resume from or to evaluate (without it the trainer reads the file)."""
 
     def __init__(self, args: dict, rank: int = 0, world_size: int = 1, device: torch.device = torch.device('cpu'),
-                 trials: Optional[RunTrials] = None):
+                 trials: Optional[RunTrials] = None, state: Optional[dict] = None):
         self.args, self.rank, self.world_size, self.device = args, rank, world_size, device
         self.is_main = rank == 0
         seed_everything(args['rand_seed'], args['cudnn_deterministic'])
-        self.run_dir, self.lock = None, None
-        self.logger = ExperimentLogger([])
-        if self.is_main:
-            self.run_dir = run_dir(args)
-            self.lock = RunLock(self.run_dir)
-            self.lock.acquire()
-            if args['resume'] == 'auto' and not args['TEST'] and not os.path.isfile(self.last_path) \
-                    and holds_a_run(self.run_dir):
-                aside = set_aside_unfinished_run(self.run_dir, keep=(LOCK_NAME,))
-                self.log(f"resume=auto: {self.run_dir} holds a run stopped before its first checkpoint, so there "
-                         f"is nothing to resume: starting afresh; the earlier run's files were moved to {aside}")
-            if args['TEST']:
-                self.log(f"evaluation-only run: writing to {self.run_dir} (nothing is written beside the checkpoint)")
-            self.logger = build_logger(args, root=self.run_dir)
-            for folder in ('models', 'metrics', '.'):
-                for path in remove_stale_temporaries(os.path.join(self.run_dir, folder)):
-                    self.log(f"removed {path}: half written by a process that was killed")
+        self.session = RunSession(args, rank)
+        self.run_dir, self.logger, self.log = self.session.dir, self.session.logger, self.session.log
         trials = trials if trials is not None else run_trials(args, self.log)
-        self.datasets = dataset_entries(protocol_paths(args), trials.by_name(args['calibration_set'])) \
-            if self.is_main else {}
-        self.eval_sets = trials.evaluation
-        self.calibration_trials = trials.calibration
+        self.evaluator = Evaluator(args, trials.evaluation, trials.calibration, protocol_paths(args),
+                                   asv_score_paths(args), self._score, self.logger, self.log, self.run_dir,
+                                   trials.train)
         train = trials.train or []                # TEST reads no training rows
         self.train_rows, self.train_fingerprint = len(train), train_fingerprint(train) if train else None
         parts = build_training_parts(args, trials.train, rank, world_size, device)
         self.detector, self.model, self.loader = parts.detector, parts.model, parts.loader
         self.optimizer, self.scheduler = parts.optimizer, parts.scheduler
         self.objective, self.batch_augment = parts.objective, parts.batch_augment
+        self.step_settings = dict(centroid_update=args['centroid_update'], amp=args['amp'], loss_scope=args['loss_scope'])
         self.centroid_monitor = CentroidMonitor(self.detector.num_heads)
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
-        self.records: List[dict] = []           # one per evaluation (evaluation/selection.py)
-        self.averaged: Optional[dict] = None    # the record of the averaged model (average_last)
-        self.stop_requested = False
-        self.previous_handlers: dict = {}
-
-    # ------------------------------------------------------------------ helpers
-    def log(self, text: str) -> None:
-        if self.is_main:
-            print(text, flush=True)
+        self.state = state
 
     @property
     def last_path(self) -> Optional[str]:
-        return os.path.join(self.run_dir, 'models', 'last.pt') if self.run_dir else None
+        return self.session.path('models', 'last.pt')
+
+    @property
+    def stop_requested(self) -> bool:
+        """Set by Ctrl-C or SIGTERM (trainer/run.py), or by a caller that wants the run to stop."""
+        return self.session.stop_requested
+
+    @stop_requested.setter
+    def stop_requested(self, value: bool) -> None:
+        self.session.stop_requested = value
+
+    @property
+    def records(self) -> List[dict]:
+        return self.evaluator.records
+
+    @property
+    def oracle(self) -> Dict[str, dict]:
+        return self.evaluator.oracle
 
     def _agree(self, *flags: bool) -> List[bool]:
         """Any rank's flag counts for all ranks (keeps collectives in step)."""
@@ -121,6 +110,66 @@ class Trainer:
         if is_distributed():
             dist.all_reduce(values, op=dist.ReduceOp.MAX)
         return [bool(v) for v in values.tolist()]
+
+    # ------------------------------------------------------------------ the run
+    def run(self) -> None:
+        try:
+            self.test() if self.args['TEST'] else self.train()
+        finally:
+            self.session.close()
+
+    def train(self) -> None:
+        resume = resolve_resume(self.args['resume'], self.last_path or '')
+        if self.world_size > 1:
+            holder = [resume]
+            dist.broadcast_object_list(holder, 0)
+            resume = holder[0]
+        pending = resume is not None and self.resume(resume)
+        if self.is_main:
+            if self.args['eval_from_epoch'] > self.args['epoch']:
+                self.log(f"warning: epoch={self.args['epoch']} ends before eval_from_epoch="
+                         f"{self.args['eval_from_epoch']}, so no evaluation is scheduled; the run evaluates once "
+                         f"after its last epoch to give its checkpoint a decision threshold")
+            self.logger.log_parameters(self.args)
+            # a token typed into arguments.py is a default there, overridden or not
+            self.logger.copy_source(REPO, secret_values(self.args, defaults(SYSTEM)))
+        self.session.watch_stop_signals()
+        if pending:
+            self.log(f"the evaluation of epoch {self.epoch} did not complete: evaluating it now")
+            if not self.evaluate_and_save(self.epoch):
+                return
+        while self.epoch < self.args['epoch']:
+            epoch = self.epoch + 1
+            if not self.train_epoch(epoch):
+                broadcast_buffers(self.model)
+                self.save_last()
+                self.log(f"stopped in epoch {epoch} after step {self.step_in_epoch}; resume with resume=auto")
+                return
+            self.scheduler.step()
+            self.epoch, self.step_in_epoch = epoch, 0
+            self.logger.log_metric('train/lr', self.optimizer.param_groups[0]['lr'], epoch)
+            broadcast_buffers(self.model)
+            self.save_last()  # before evaluating: a failed evaluation keeps the epoch just trained
+            if self.should_evaluate(epoch) and not self.evaluate_and_save(epoch):
+                return
+        try:
+            self.finish()
+        except EvaluationStopped:
+            self.log("stopped during the final evaluation; resume=auto runs it again")
+
+    def test(self) -> None:
+        path = self.args['checkpoint']
+        state = self.state or load_checkpoint(path, trust=self.args['trust_checkpoint'])
+        load_model_state(self.detector, state, self.args, path, detector_keys(self.args))
+        epoch = state.get('epoch', 0)
+        self.log(f"evaluating {path} (epoch {epoch})")
+        self.session.watch_stop_signals()
+        try:
+            self.evaluate_epoch(epoch)
+        except EvaluationStopped as stopped:
+            self.log(f"stopped during the evaluation ({stopped})")
+            return
+        self.finish(path)
 
     # ------------------------------------------------------------------ checkpoints
     def _state(self) -> dict:
@@ -141,21 +190,18 @@ class Trainer:
         return {'args': redact(self.args), 'threshold': record.get('threshold'),
                 'bayes_threshold': record.get('bayes_threshold'), 'calibration': record.get('calibration')}
 
-    @property
-    def oracle(self) -> Dict[str, dict]:
-        """{set: {'eer', 'epoch'}}: the lowest EER of each set over the run's evaluations."""
-        return oracle_minima(self.records)
-
-    @property
-    def selected(self) -> Optional[dict]:
-        return selected_record(self.records, self.args['select_on'])
-
     def save_last(self) -> None:
         if self.is_main:
             save_checkpoint(self.last_path, self._state())
 
-    def resume(self, path: str) -> None:
-        state = load_checkpoint(path, RESUME_KEYS, self.args['trust_checkpoint'])
+    def resume(self, path: str) -> bool:
+        """Continue from the checkpoint at `path` (the pre-flight's copy when it read that file);
+        True when its last epoch's evaluation did not complete (redone first). A run killed after
+        its last checkpoint logged steps that are now replayed, and the metrics of an evaluation
+        that did not complete are logged again when it is redone: both are dropped."""
+        state = self.state if self.state is not None else \
+            load_checkpoint(path, RESUME_KEYS, self.args['trust_checkpoint'])
+        self.state = None       # the weights are the detector's from here on
         load_model_state(self.detector, state, self.args, path, detector_keys(self.args))
         self.optimizer.load_state_dict(state['optimizer'])
         self.scheduler.load_state_dict(state['scheduler'])
@@ -164,10 +210,17 @@ class Trainer:
             self.log(f"resume_override: {', '.join(f'{key}={self.args[key]}' for key in applied)} applied to the "
                      f"restored optimiser and schedule (learning rate now {self.optimizer.param_groups[0]['lr']:.3g})")
         self.epoch, self.step_in_epoch = state['epoch'], state.get('step_in_epoch', 0)
-        self.global_step, self.records = state.get('global_step', 0), state.get('records', [])
+        self.global_step = state.get('global_step', 0)
+        self.evaluator.records[:] = state.get('records', [])
         restore_rng_states(state['rng'])
         self.log(f"resumed from {path}: epoch {self.epoch} done"
                  + (f", {self.step_in_epoch} steps into epoch {self.epoch + 1}" if self.step_in_epoch else ''))
+        pending = self.evaluation_pending
+        if self.is_main:
+            self.logger.truncate_metrics(
+                lambda name: self.global_step if name in STEP_METRICS
+                else self.epoch - 1 if pending and name.startswith('eval') else self.epoch)
+        return pending
 
     # ------------------------------------------------------------------ evaluation
     def should_evaluate(self, epoch: int) -> bool:
@@ -176,71 +229,59 @@ class Trainer:
         decision threshold)."""
         return should_evaluate(epoch, self.args['epoch'], self.args['eval_from_epoch'], self.args['eval_every'])
 
-    def evaluate(self, epoch: int, label: Optional[str] = None) -> Optional[dict]:
-        """Score the development set (fitting the calibration on it) and every evaluation
-        set, report them, and return the evaluation's record (evaluation/selection.py) on
-        rank 0 (None on the others). `label` names an extra evaluation of the same epoch
-        (files `<set>_<label>`, metrics `eval_<label>/...`). The random generators are
-        left as they were, so that training does not depend on when it evaluates."""
-        states = rng_states()
-        try:
-            return self._evaluate(epoch, label)
-        finally:
-            restore_rng_states(states)
+    @property
+    def evaluation_pending(self) -> bool:
+        """A resumed run whose last epoch was due an evaluation that did not complete (a stop
+        or a failure during it: its checkpoint was written before evaluating)."""
+        return (self.step_in_epoch == 0 and self.epoch >= 1 and self.should_evaluate(self.epoch)
+                and not any(record['epoch'] == self.epoch for record in self.records))
 
     def _score(self, trials, name: str) -> np.ndarray:
+        """Every process scores its share of `trials`; the scores of all, in trial order."""
         crop = crop_samples(self.args['num_test_frames'], self.args['hop'])
         return score_trials(self.model, trials, crop, self.args['batch_size'], self.device, self.args['num_workers'],
                             f"eval {name}", self.args['sample_rate'],
                             should_stop=lambda: self._agree(self.stop_requested)[0])
 
-    def _evaluate(self, epoch: int, label: Optional[str]) -> Optional[dict]:
-        broadcast_buffers(self.model)
-        metric_root = 'eval' if label is None else f'eval_{label}'
-        folder = os.path.join(self.run_dir, 'scores') if self.is_main else None
-        dev, calibration = None, None
-        if self.calibration_trials is not None:
-            name = self.args['calibration_set']
-            scores = self._score(self.calibration_trials, name)
-            if self.is_main:
-                labels = np.array([t.label for t in self.calibration_trials])
-                calibration = fit_calibration(scores[labels == 1], scores[labels == 0])
-                self.logger.log_metric(f'{metric_root}/calibration/scale', calibration.scale, epoch)
-                self.logger.log_metric(f'{metric_root}/calibration/offset', calibration.offset, epoch)
-                dev = {'name': name, **metrics_of(report_set(name, self.calibration_trials, scores, epoch, self.logger,
-                                                             folder, None, self.log, calibration, label, metric_root))}
-        sets = {}
-        for name, trials in self.eval_sets.items():
-            scores = self._score(trials, name)
-            if self.is_main:
-                asv = os.path.join(self.args['path_19LA'], LA19_ASV_EVAL_SCORES) if name == '19LA' else None
-                sets[name] = metrics_of(report_set(name, trials, scores, epoch, self.logger, folder, asv, self.log,
-                                                   calibration, label, metric_root))
-        if not self.is_main:
-            return None
-        threshold_source = dev or sets.get(self.args['select_on'])
-        return {'epoch': epoch, 'dev': dev, 'sets': sets,
-                'threshold': threshold_source['threshold'] if threshold_source else None,
-                'bayes_threshold': bayes_threshold(calibration),
-                'calibration': calibration.to_dict() if calibration is not None else None}
+    def evaluate(self, epoch: int, label: Optional[str] = None) -> Optional[dict]:
+        """The evaluator's evaluation of the model as it is now (its buffers made the same on
+        every process first). The random generators are left as they were, so that training
+        does not depend on when it evaluates."""
+        states = rng_states()
+        try:
+            broadcast_buffers(self.model)
+            return self.evaluator.evaluate(epoch, label)
+        finally:
+            restore_rng_states(states)
 
     def evaluate_epoch(self, epoch: int) -> None:
-        """Evaluate, keep the record, log the oracle minima and the selected epoch, save
-        the model as epoch_<N>.pt (not in TEST) and, when it is the selected one so far,
-        as selected.pt."""
+        """Evaluate and keep the record; save the model as epoch_<N>.pt (not in TEST) and,
+        when it is the selected one so far, as selected.pt."""
         record = self.evaluate(epoch)
         if not self.is_main:
             return
-        self.records.append(record)
-        for name, best in self.oracle.items():
-            self.logger.log_metric(f"eval/{name}/best_eer_oracle", best['eer'], epoch)
-        selected = self.selected
-        self.logger.log_metric('eval/selected_epoch', selected['epoch'], epoch)
+        is_selected = self.evaluator.keep(record)
         checkpoint = {'model': self.detector.state_dict(), 'epoch': epoch, **self._model_card(record)}
         if not self.args['TEST']:
             self.logger.save_model(f"epoch_{epoch}", checkpoint)
-        if selected is record:
+        if is_selected:
             self.logger.save_model('selected', {**checkpoint, 'select_on': self.args['select_on']})
+
+    def evaluate_and_save(self, epoch: int) -> bool:
+        """Evaluate `epoch` and save last.pt with its record; False when a stop came between two
+        evaluation batches (last.pt then holds the epoch without it, and resume=auto redoes it)."""
+        try:
+            self.evaluate_epoch(epoch)
+        except EvaluationStopped as stopped:
+            self.log(f"stopped during the evaluation of epoch {epoch} ({stopped}); models/last.pt holds the epoch, "
+                     f"resume=auto evaluates it again and continues")
+            return False
+        except UnreadableData as error:
+            raise UnreadableData(f"{error}. models/last.pt holds epoch {epoch}: replace the file (or set that set's "
+                                 f"path to None), then resume=auto evaluates the epoch again and continues; "
+                                 f"preflight_decode=True finds every such file before training") from None
+        self.save_last()  # with the evaluation's record and the decision threshold
+        return True
 
     def evaluate_averaged(self) -> None:
         """Average the last `average_last` evaluated checkpoints, evaluate the mean model
@@ -249,8 +290,7 @@ class Trainer:
         averaged = None
         if self.is_main:
             epochs = [record['epoch'] for record in self.records]
-            paths = last_evaluated_checkpoints(os.path.join(self.run_dir, 'models'), epochs,
-                                               self.args['average_last'])
+            paths = last_evaluated_checkpoints(self.session.path('models'), epochs, self.args['average_last'])
             if len(paths) < self.args['average_last']:
                 self.log(f"average_last={self.args['average_last']}: only {len(paths)} evaluated checkpoints, "
                          f"averaging those")
@@ -260,23 +300,17 @@ class Trainer:
         broadcast_state(self.model)
         record = self.evaluate(self.epoch, 'averaged')
         if self.is_main:
-            self.averaged = {**record, 'epochs': averaged['averaged_epochs']}
+            self.evaluator.averaged = {**record, 'epochs': averaged['averaged_epochs']}
             self.logger.save_model('averaged', {**averaged, **self._model_card(record)})
 
+    def finish(self, checkpoint: Optional[str] = None) -> None:
+        """The averaged model's row (average_last), then the results card and the summary."""
+        if self.args['average_last'] and not self.args['TEST']:
+            self.evaluate_averaged()
+        if self.is_main:
+            self.evaluator.finish(REPO, checkpoint, recipe_values(self.args))
+
     # ------------------------------------------------------------------ training
-    def _install_signal_handlers(self) -> None:
-        def request_stop(signum, frame):
-            self.stop_requested = True
-            self.log(f"\nsignal {signum}: finishing the current step or evaluation batch, then saving and exiting")
-        self.previous_handlers = {number: signal.signal(number, request_stop)
-                                  for number in (signal.SIGINT, signal.SIGTERM)}
-
-    def _restore_signal_handlers(self) -> None:
-        """A finished trainer leaves Ctrl-C and SIGTERM to whoever handled them before."""
-        for number, handler in self.previous_handlers.items():
-            signal.signal(number, handler)
-        self.previous_handlers = {}
-
     def train_epoch(self, epoch: int) -> bool:
         """One epoch (from step_in_epoch when resuming); False when stopped early."""
         self.loader.set_epoch(epoch)
@@ -291,11 +325,10 @@ class Trainer:
         asked = started
         for long_wave, short_wave, labels in progress:
             waited += time.perf_counter() - asked
-            loss_1, loss_2, bona_embeddings = training_step(
+            loss_1, loss_2, bona_embeddings = training_step(  # the two-step EBM update (trainer/ebm_step.py)
                 self.model, self.optimizer, self.objective, self.batch_augment,
                 long_wave.to(self.device, non_blocking=True), short_wave.to(self.device, non_blocking=True),
-                labels.to(self.device, non_blocking=True), self.args['centroid_update'], self.args['amp'],
-                self.args['loss_scope'])
+                labels.to(self.device, non_blocking=True), **self.step_settings)
             self.centroid_monitor.update(bona_embeddings)
             diverged, stop = self._agree(not np.isfinite(loss_1) or (loss_2 is not None and not np.isfinite(loss_2)),
                                          self.stop_requested)
@@ -341,122 +374,3 @@ class Trainer:
             self.logger.log_metric(f'train/centroid_cosine/head_{head}', cosine, epoch)
         self.log(f"epoch {epoch}: centroid-to-bona-fide cosine per head "
                  + ' '.join(f"{c:+.3f}" for c in cosines))
-
-    def train(self) -> None:
-        resume = resolve_resume(self.args['resume'], self.last_path or '')
-        if self.world_size > 1:
-            holder = [resume]
-            dist.broadcast_object_list(holder, 0)
-            resume = holder[0]
-        pending = False
-        if resume:
-            self.resume(resume)
-            pending = self.evaluation_pending
-            if self.is_main:
-                # a run killed after its last checkpoint logged steps that are now replayed, and
-                # the metrics of an evaluation that did not complete are logged again when it is redone
-                self.logger.truncate_metrics(
-                    lambda name: self.global_step if name in STEP_METRICS
-                    else self.epoch - 1 if pending and name.startswith('eval') else self.epoch)
-        if self.is_main:
-            if self.args['eval_from_epoch'] > self.args['epoch']:
-                self.log(f"warning: epoch={self.args['epoch']} ends before eval_from_epoch="
-                         f"{self.args['eval_from_epoch']}, so no evaluation is scheduled; the run evaluates once "
-                         f"after its last epoch to give its checkpoint a decision threshold")
-            self.logger.log_parameters(self.args)
-            # a token typed into arguments.py is a default there, overridden or not
-            self.logger.copy_source(REPO, secret_values(self.args, defaults(SYSTEM)))
-        self._install_signal_handlers()
-        if pending:
-            self.log(f"the evaluation of epoch {self.epoch} did not complete: evaluating it now")
-            if not self.evaluate_and_save(self.epoch):
-                return
-        while self.epoch < self.args['epoch']:
-            epoch = self.epoch + 1
-            finished = self.train_epoch(epoch)
-            if not finished:
-                broadcast_buffers(self.model)
-                self.save_last()
-                self.log(f"stopped in epoch {epoch} after step {self.step_in_epoch}; resume with resume=auto")
-                return
-            self.scheduler.step()
-            self.epoch, self.step_in_epoch = epoch, 0
-            self.logger.log_metric('train/lr', self.optimizer.param_groups[0]['lr'], epoch)
-            broadcast_buffers(self.model)
-            self.save_last()  # before evaluating: a failed evaluation keeps the epoch just trained
-            if self.should_evaluate(epoch) and not self.evaluate_and_save(epoch):
-                return
-        try:
-            self.finish()
-        except EvaluationStopped:
-            self.log("stopped during the final evaluation; resume=auto runs it again")
-
-    @property
-    def evaluation_pending(self) -> bool:
-        """A resumed run whose last epoch was due an evaluation that did not complete (a stop
-        or a failure during it: its checkpoint was written before evaluating)."""
-        return (self.step_in_epoch == 0 and self.epoch >= 1 and self.should_evaluate(self.epoch)
-                and not any(record['epoch'] == self.epoch for record in self.records))
-
-    def evaluate_and_save(self, epoch: int) -> bool:
-        """Evaluate `epoch` and save last.pt with its record; False when a stop came between two
-        evaluation batches (last.pt then holds the epoch without it, and resume=auto redoes it)."""
-        try:
-            self.evaluate_epoch(epoch)
-        except EvaluationStopped as stopped:
-            self.log(f"stopped during the evaluation of epoch {epoch} ({stopped}); models/last.pt holds the epoch, "
-                     f"resume=auto evaluates it again and continues")
-            return False
-        except UnreadableData as error:
-            raise UnreadableData(f"{error}. models/last.pt holds epoch {epoch}: replace the file (or set that set's "
-                                 f"path to None), then resume=auto evaluates the epoch again and continues; "
-                                 f"preflight_decode=True finds every such file before training") from None
-        self.save_last()  # with the evaluation's record and the decision threshold
-        return True
-
-    def test(self) -> None:
-        state = load_checkpoint(self.args['checkpoint'], trust=self.args['trust_checkpoint'])
-        load_model_state(self.detector, state, self.args, self.args['checkpoint'], detector_keys(self.args))
-        epoch = state.get('epoch', 0)
-        self.log(f"evaluating {self.args['checkpoint']} (epoch {epoch})")
-        self._install_signal_handlers()
-        try:
-            self.evaluate_epoch(epoch)
-        except EvaluationStopped as stopped:
-            self.log(f"stopped during the evaluation ({stopped})")
-            return
-        self.finish(self.args['checkpoint'])
-
-    def finish(self, checkpoint: Optional[str] = None) -> None:
-        """The averaged model's row (average_last), then the results card and the summary."""
-        if self.args['average_last'] and not self.args['TEST']:
-            self.evaluate_averaged()
-        if not self.is_main:
-            return
-        card = build_card(self.args, self.records, self.averaged, self.datasets, REPO, checkpoint,
-                          recipe_values(self.args))
-        write_card(self.run_dir, card)
-        self.print_summary(card)
-
-    def print_summary(self, card: dict) -> None:
-        selection = card['selection']
-        lines = ['', f"selected epoch {selection['epoch']}: {selection['rule']}"
-                 + (f" ({selection['dev_eer']:.3f} %)" if selection['dev_eer'] is not None else '')
-                 + " -> models/selected.pt", metrics_table(card),
-                 "quote the selected row; the oracle column is each set's lowest EER over its own evaluations",
-                 f"results card: {os.path.join(self.run_dir, 'results.md')} (and results.json)",
-                 f"logs, checkpoints, score files and plots: {self.run_dir}",
-                 f"  checkpoints: {os.path.join(self.run_dir, 'models')}",
-                 f"  score files: {os.path.join(self.run_dir, 'scores')}",
-                 f"  plots:       {os.path.join(self.run_dir, 'images')}"]
-        self.log('\n'.join(lines))
-        sys.stdout.flush()
-
-    def run(self) -> None:
-        try:
-            self.test() if self.args['TEST'] else self.train()
-        finally:
-            self._restore_signal_handlers()
-            self.logger.close()
-            if self.lock is not None:
-                self.lock.release()

@@ -128,11 +128,11 @@ def long_file_memory(checkpoint: str) -> str:
         calls.append(len(batch))
         return np.zeros(len(batch))
     tracemalloc.start()
-    score_windows(count, wave, 16_000, service.crop, 16_000, 0.0, batch_size=32)
+    score_windows(count, wave, 16_000, service.detector.crop, 16_000, 0.0, batch_size=32)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    whole = sum(calls) * service.crop * 8
-    return (f"| windows of 30 minutes ({sum(calls)} windows of {service.crop / 16_000:.2f} s) | peak "
+    whole = sum(calls) * service.detector.crop * 8
+    return (f"| windows of 30 minutes ({sum(calls)} windows of {service.detector.crop / 16_000:.2f} s) | peak "
             f"{peak / 2 ** 20:.0f} MB beside the {wave.nbytes / 2 ** 20:.0f} MB file (all windows at once: "
             f"{whole / 2 ** 30:.1f} GB) |")
 

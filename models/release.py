@@ -9,7 +9,6 @@ import os
 from collections import OrderedDict
 from typing import List, Tuple
 
-import torch
 from torch import nn
 from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
 

@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import pytest
+import safetensors.torch
 import torch
 
 import trainer.trainer as trainer_module
@@ -139,17 +140,31 @@ def test_the_results_card_says_where_the_numbers_come_from(constructed_run):
     assert '| averaged (epochs 1, 2) | 19LA |' in markdown
 
 
+def card_eer(run_dir, name):
+    return json.load(open(os.path.join(run_dir, 'results.json')))['selected']['sets'][name]['eer']
+
+
 def test_a_release_folder_holds_the_model_card_and_serves_infer_and_test(constructed_run, demo_corpus, tmp_path,
                                                                           capsys):
     out = str(tmp_path / 'release')
     assert export_tool.main([constructed_run.run_dir, '--out', out]) == 0
-    for name in ('model.pt', 'config.json', 'results.json', 'README.md', 'scores/19LA_epoch1.txt',
+    for name in ('model.safetensors', 'config.json', 'results.json', 'README.md', 'scores/19LA_epoch1.txt',
                  'scores/19LA_dev_epoch1_llr.txt', 'scores/21DF_epoch1.tsv'):
         assert os.path.isfile(os.path.join(out, name)), name
     assert not any('epoch2' in name for name in os.listdir(os.path.join(out, 'scores')))
-    model = torch.load(os.path.join(out, 'model.pt'), weights_only=False)
-    assert 'optimizer' not in model and model['epoch'] == 1 and model['args']['neptune_token'] == '<redacted>'
-    assert 'tools.infer --checkpoint' in open(os.path.join(out, 'README.md')).read()
+    selected = load_checkpoint(os.path.join(constructed_run.run_dir, 'models', 'selected.pt'))
+    weights = safetensors.torch.load_file(os.path.join(out, 'model.safetensors'))
+    assert weights.keys() == selected['model'].keys()
+    assert all(torch.equal(weights[name], selected['model'][name]) for name in weights)
+    config = json.load(open(os.path.join(out, 'config.json')))
+    model = config.pop('ebm_release')
+    assert model['epoch'] == 1 and model['threshold'] == selected['threshold'] and 'optimizer' not in model
+    assert config == selected['args'] and config['neptune_token'] == '<redacted>'
+    card = open(os.path.join(out, 'README.md')).read()
+    front_matter = card.split('---\n')[1]     # the Hugging Face model-card metadata
+    assert 'pipeline_tag: audio-classification' in front_matter and 'library_name: pytorch' in front_matter
+    assert f"value: {card_eer(constructed_run.run_dir, '19LA'):.4f}" in front_matter
+    assert 'tools.infer --checkpoint' in card and 'Detector.from_pretrained' in card
     assert export_tool.main([constructed_run.run_dir, '--out', out]) == 2          # never over an earlier release
     assert 'not empty' in capsys.readouterr().err
     files = sorted(os.path.join(FIXTURES, 'asvspoof2019_la', f) for f in os.listdir(

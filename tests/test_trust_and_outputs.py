@@ -14,10 +14,10 @@ import torch
 
 import main
 from arguments import get_args
-from tests.helpers import FIXTURES, TINY, tiny_args
+from tests.helpers import FIXTURES, TINY
 from tools import average_checkpoints, export, export_release, import_release, infer, score_file, serve
 from trainer.build import build_detector
-from trainer.checkpoint import CheckpointError, load_checkpoint, restore_rng_states, rng_states
+from trainer.checkpoint import load_checkpoint, restore_rng_states, rng_states
 from utils.atomic import atomic_torch_save
 
 AUDIO = os.path.join(FIXTURES, 'asvspoof2019_la', 'LA_T_1272637.flac')
@@ -100,7 +100,7 @@ def test_payloads_in_released_weights_are_refused_by_the_importers(tmp_path, cap
 def test_every_checkpoint_a_run_writes_loads_with_torchs_weights_only_loader(tiny_run, tmp_path):
     """torch.load(weights_only=True) with nothing allowed beyond torch's own list: last.pt (its
     optimiser, schedule and every generator's state), the evaluated, selected and averaged models,
-    a release's model.pt and an imported release."""
+    and an imported release; a release holds no pickle at all."""
     models = os.path.join(tiny_run, 'models')
     paths = [os.path.join(models, name) for name in sorted(os.listdir(models))]
     assert {'last.pt', 'epoch_1.pt', 'selected.pt'} <= set(map(os.path.basename, paths))
@@ -110,10 +110,11 @@ def test_every_checkpoint_a_run_writes_loads_with_torchs_weights_only_loader(tin
                                 '--out', str(tmp_path / 'aasist.pt'), 'backbone=aasist', 'loss_weight=[1.0]',
                                 'aasist_channels=[32,32,24,24]', 'aasist_gat_dims=[24,32]',
                                 'aasist_pool_ratios=[0.4,0.5,0.7]']) == 0
-    for path in paths + [str(tmp_path / 'mean.pt'), str(tmp_path / 'release' / 'model.pt'),
-                         str(tmp_path / 'aasist.pt')]:
+    for path in paths + [str(tmp_path / 'mean.pt'), str(tmp_path / 'aasist.pt')]:
         state = torch.load(path, map_location='cpu', weights_only=True)
         assert 'model' in state, path
+    assert sorted(os.listdir(tmp_path / 'release')) == ['README.md', 'config.json', 'model.safetensors',
+                                                         'results.json', 'scores']   # no pickle in a release
     last = torch.load(os.path.join(models, 'last.pt'), weights_only=True)
     assert {'optimizer', 'scheduler', 'rng'} <= set(last)
 

@@ -22,7 +22,6 @@ is checked, with the folder it goes in, before anything is loaded.
 import argparse
 import io
 import json
-import os
 import sys
 from typing import Optional
 
@@ -30,10 +29,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from data.views import crop_samples
+from inference import Detector
 from models.registry import get_backbone
-from tools.infer import load_detector
-from trainer.checkpoint import CheckpointError, checkpoint_file, load_checkpoint
+from trainer.checkpoint import CheckpointError, checkpoint_file
 from utils.atomic import WriteFailed, atomic_write
 from utils.output_paths import OutputPathError, check_output
 
@@ -57,19 +55,10 @@ class ExportError(RuntimeError):
     """The exported model does not give the PyTorch model's scores."""
 
 
-def metadata(state: dict, args: dict, checkpoint: str) -> dict:
-    """What a deployment needs beside the graph; no configuration key is copied (no secret can be)."""
-    return {'threshold': state.get('threshold'), 'calibration': state.get('calibration'),
-            'sample_rate': args['sample_rate'], 'test_crop_samples': crop_samples(args['num_test_frames'], args['hop']),
-            'backbone': args['backbone'], 'higher_is': 'bona fide', 'input': 'wave (batch, samples) float32',
-            'epoch': state.get('epoch'), 'checkpoint': os.path.basename(os.path.normpath(checkpoint))}
-
-
 def load_scorer(checkpoint: str, trust: bool = False) -> tuple:
     """(WaveformScorer in eval mode, its metadata) of a checkpoint or release folder."""
-    state = load_checkpoint(checkpoint, ('model', 'args'), trust)
-    detector, args = load_detector(state, torch.device('cpu'))
-    return WaveformScorer(detector).eval(), metadata(state, args, checkpoint)
+    detector = Detector.from_pretrained(checkpoint, 'cpu', trust)
+    return WaveformScorer(detector.model).eval(), detector.metadata()
 
 
 def check_agreement(run_exported, scorer: WaveformScorer, example: torch.Tensor, what: str) -> float:

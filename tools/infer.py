@@ -26,7 +26,9 @@ aasist_score=logit, its own bona fide logit).
 When the checkpoint holds a calibration (fitted on the development set at its
 evaluation), each line also gives the log-likelihood ratio and the probability of bona
 fide speech at the prior P(spoof) = --p-spoof (0.05, the ASVspoof 5 cost model).
+A command line over inference.Detector, which scores from Python.
 """
+
 import argparse
 import csv
 import hashlib
@@ -34,21 +36,14 @@ import io
 import json
 import os
 import sys
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence
 
-import numpy as np
 import torch
 
-from data.audio import AudioReadError, read_audio
-from data.audio_band import band_difference, trained_band, wave_band
-from data.views import crop_samples
-from arguments import get_args
-from evaluation.calibration import LinearCalibration
-from evaluation.segments import (file_verdict, save_timeline, score_windows, window_batches, window_starts,
-                                 windows_as_dicts)
-from evaluation.selection import bayes_threshold
-from trainer.build import build_detector_for_checkpoint
-from trainer.checkpoint import CheckpointError, checkpoint_file, load_checkpoint
+from data.audio import AudioReadError
+from evaluation.segments import save_timeline, windows_as_dicts
+from inference import DecisionError, Detector
+from trainer.checkpoint import CheckpointError, checkpoint_file
 from utils.atomic import WriteFailed, atomic_text
 from utils.output_paths import OutputPathError, check_output
 
@@ -77,11 +72,6 @@ def audio_files(inputs: List[str]) -> List[str]:
     return files
 
 
-def window_starts_of(wave: np.ndarray, crop: int, full: bool) -> List[int]:
-    """The test crop from the start, or with `full` half-overlapping crops over the whole file."""
-    return window_starts(len(wave), crop, max(1, crop // 2)) if full else [0]
-
-
 def timeline_names(files: Sequence[str]) -> Dict[str, str]:
     """file -> '<stem>_timeline.png'; different files that share a stem (a/take.wav, b/take.wav)
     get their stem and a hash of their absolute path, so that no timeline replaces another."""
@@ -97,14 +87,6 @@ def timeline_names(files: Sequence[str]) -> Dict[str, str]:
     return names
 
 
-def band_note(wave: np.ndarray, args: dict) -> Optional[str]:
-    """A sentence when the recording occupies another band than the audio the model was trained
-    on (a model trained with lfcc_band=auto), else None; the file is scored as trained either way."""
-    trained = trained_band(args)
-    heard = wave_band(wave, args['sample_rate']) if trained is not None else None
-    return band_difference(heard, trained, args['sample_rate']) if heard is not None else None
-
-
 def checked_device(name: str) -> torch.device:
     """torch.device(name), or InputError when it is not a device name or names a GPU that
     is not there."""
@@ -118,40 +100,6 @@ def checked_device(name: str) -> torch.device:
     if device.type == 'cuda' and device.index is not None and device.index >= torch.cuda.device_count():
         raise InputError(f"--device {name}: only {torch.cuda.device_count()} GPU(s) are visible")
     return device
-
-
-NO_THRESHOLD = ("stores no decision threshold (saved before any evaluation, or an average of checkpoints): "
-                "evaluate it with TEST=True checkpoint=...; its folder's models/selected.pt carries the development "
-                "threshold")
-
-
-def load_detector(state: dict, device: torch.device) -> Tuple[torch.nn.Module, dict]:
-    """A checkpoint's detector in eval mode on `device`, and its configuration (keys added since
-    the checkpoint was written keep their defaults)."""
-    args = {**get_args()[0], **state['args']}
-    detector = build_detector_for_checkpoint(args)
-    detector.load_state_dict(state['model'])
-    return detector.to(device).eval(), args
-
-
-def stored_calibration(state: dict) -> Optional[LinearCalibration]:
-    return LinearCalibration.from_dict(state['calibration']) if state.get('calibration') else None
-
-
-def batch_scorer(detector: torch.nn.Module, device: torch.device):
-    """crops (b, crop) float array -> (b,) float64 scores, without gradients."""
-    @torch.no_grad()
-    def score(crops: np.ndarray) -> np.ndarray:
-        return detector.score(torch.from_numpy(crops).float().to(device)).double().cpu().numpy()
-    return score
-
-
-def mean_score(detector: torch.nn.Module, wave: np.ndarray, crop: int, starts: Sequence[int], batch_size: int,
-               device: torch.device) -> float:
-    """The mean score of the windows of `wave` at `starts`, built and scored `batch_size` at a
-    time (memory bounded by the batch, not by the file's length)."""
-    score = batch_scorer(detector, device)
-    return sum(float(score(batch).sum()) for batch in window_batches(wave, crop, starts, batch_size)) / len(starts)
 
 
 def main(argv=None) -> int:
@@ -192,55 +140,41 @@ def main(argv=None) -> int:
             raise InputError(f"--hop {options.hop}: must be a positive number of seconds")
         if options.segments and options.full:
             raise InputError("--segments and --full: choose one (--full averages the windows --segments reports)")
-        state = load_checkpoint(options.checkpoint, ('model', 'args'), options.trust)
+        detector = Detector.from_pretrained(options.checkpoint, device, options.trust)
+        threshold = detector.decision_threshold(options.decision, options.p_spoof, options.threshold)
     except (CheckpointError, InputError, OutputPathError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    detector, args = load_detector(state, device)
-    calibration = stored_calibration(state)
-    if options.decision == 'bayes':
-        if calibration is None or calibration.scale <= 0:
-            print(f"error: {options.checkpoint} holds no usable calibration for --decision bayes", file=sys.stderr)
-            return 2
-        threshold = bayes_threshold(calibration, options.p_spoof)['score']
-    else:
-        threshold = options.threshold if options.threshold is not None else state.get('threshold')
-    if threshold is None:
-        print(f"error: {options.checkpoint} {NO_THRESHOLD}; give --threshold", file=sys.stderr)
+    except DecisionError as error:
+        print(f"error: {error}{'' if options.decision == 'bayes' else '; give --threshold'}", file=sys.stderr)
         return 2
-    crop = crop_samples(args['num_test_frames'], args['hop'])
     timelines = timeline_names(files)
     results, failures = [], 0
     for path in files:
         try:
-            whole = options.full or options.segments
-            wave = read_audio(path, args['sample_rate'], max_samples=None if whole else crop)
+            wave = detector.waveform(path, whole=options.full or options.segments)
         except AudioReadError as error:
             failures += 1
             print(f"error: {error}", file=sys.stderr)
             results.append({'path': path, 'error': str(error)})
             continue
-        note = band_note(wave, args)
+        note = detector.band_note(wave)
         if note:
             print(f"note: {path}: {note}", file=sys.stderr)
         if options.segments:
-            image = os.path.join(options.timeline, timelines[path])
-            results.append(_segments(detector, wave, path, image, args, crop, threshold, calibration, options,
-                                     device))
-            if note:
-                results[-1]['band_note'] = note
-            continue
-        score = mean_score(detector, wave, crop, window_starts_of(wave, crop, options.full), options.batch_size,
-                           device)
-        result = {'path': path, 'score': score, 'decision': 'bonafide' if score > threshold else 'spoof',
-                  **({'band_note': note} if note else {})}
-        if calibration is not None:
-            result['llr'] = float(calibration.llr(score))
-            result['p_bona_fide'] = float(calibration.probability_bona_fide(score, 1 - options.p_spoof))
-        results.append(result)
-        if not options.json:
-            calibrated = f" llr {result['llr']:.4f} P(bona fide) {result['p_bona_fide']:.4f}" if calibration else ''
-            print(f"{path} {score:.6f} {result['decision']}{calibrated}", flush=True)
+            result = _segments(detector, wave, path, os.path.join(options.timeline, timelines[path]), threshold,
+                               options)
+        else:
+            score = detector.score(wave, options.full, options.batch_size)
+            result = {'path': path, 'score': score, 'decision': 'bonafide' if score > threshold else 'spoof'}
+            if detector.calibration is not None:
+                result['llr'] = detector.llr(score)
+                result['p_bona_fide'] = detector.p_bona_fide(score, options.p_spoof)
+            if not options.json:
+                calibrated = f" llr {result['llr']:.4f} P(bona fide) {result['p_bona_fide']:.4f}" \
+                    if detector.calibration else ''
+                print(f"{path} {score:.6f} {result['decision']}{calibrated}", flush=True)
+        results.append({**result, **({'band_note': note} if note else {})})
     if options.segments and options.tsv:
         try:
             _write_tsv(options.tsv, results)
@@ -249,21 +183,17 @@ def main(argv=None) -> int:
             return 1
     if options.json:
         print(json.dumps({'checkpoint': options.checkpoint, 'threshold': threshold, 'decision': options.decision,
-                          'p_spoof': options.p_spoof,
-                          'calibration': state.get('calibration'), 'results': results}, indent=2))
+                          'p_spoof': options.p_spoof, 'calibration': detector.state.get('calibration'),
+                          'results': results}, indent=2))
     return 1 if failures else 0
 
 
-def _segments(detector, wave: np.ndarray, path: str, image: str, args: dict, crop: int, threshold: float,
-              calibration: Optional[LinearCalibration], options, device: torch.device) -> dict:
+def _segments(detector: Detector, wave, path: str, image: str, threshold: float, options) -> dict:
     """Score `wave` window by window, print its rows unless --json, draw its timeline to `image`;
     the file's result with its windows."""
-    rate = args['sample_rate']
-    windows = score_windows(batch_scorer(detector, device), wave, rate, crop, max(1, int(round(options.hop * rate))),
-                            threshold, calibration.llr if calibration is not None else None, options.batch_size)
-    verdict = file_verdict(windows)
-    llr_threshold = float(calibration.llr(threshold)) if calibration is not None else None
-    save_timeline(image, wave, rate, windows, threshold, llr_threshold,
+    windows, verdict = detector.segments(wave, options.hop, threshold, options.batch_size)
+    llr_threshold = detector.llr(threshold)
+    save_timeline(image, wave, detector.sample_rate, windows, threshold, llr_threshold,
                   f"{os.path.basename(path)}: {verdict['decision']}")
     result = {'path': path, **verdict, 'timeline': image, 'windows': windows_as_dicts(windows)}
     if not options.json:

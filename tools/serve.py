@@ -36,10 +36,10 @@ import soundfile as sf
 import torch
 
 from data.audio import AudioReadError, read_audio
-from data.views import crop_samples
-from evaluation.segments import file_verdict, score_windows, timeline_png, windows_as_dicts
-from tools.infer import NO_THRESHOLD, batch_scorer, checked_device, load_detector, stored_calibration
-from trainer.checkpoint import CheckpointError, load_checkpoint
+from evaluation.segments import timeline_png, windows_as_dicts
+from inference import NO_THRESHOLD, Detector
+from tools.infer import checked_device
+from trainer.checkpoint import CheckpointError
 
 PAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'web', 'index.html')
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
@@ -110,41 +110,33 @@ def _decode_with_av(path: str, sample_rate: int, max_seconds: float, name: str) 
 
 
 class ScoringService:
-    """The checkpoint's detector behind a lock (one request scores at a time)."""
+    """The checkpoint's detector (inference.Detector) behind a lock: one request scores at a time."""
 
     def __init__(self, checkpoint: str, device: torch.device, max_seconds: float = 600.0, hop: float = 1.0,
                  trust: bool = False):
-        state = load_checkpoint(checkpoint, ('model', 'args'), trust)
-        self.threshold = state.get('threshold')
-        if self.threshold is None:
+        self.detector = Detector.from_pretrained(checkpoint, device, trust)
+        if self.detector.threshold is None:
             raise CheckpointError(f"{checkpoint} {NO_THRESHOLD}")
-        self.detector, self.args = load_detector(state, device)
-        self.calibration = stored_calibration(state)
-        self.device, self.max_seconds, self.hop = device, max_seconds, hop
-        self.crop = crop_samples(self.args['num_test_frames'], self.args['hop'])
-        self.checkpoint = checkpoint
+        self.threshold, self.calibration = self.detector.threshold, self.detector.calibration
+        self.max_seconds, self.hop, self.checkpoint = max_seconds, hop, checkpoint
         self.lock = threading.Lock()
 
     def score(self, data: bytes, name: str, p_spoof: float) -> dict:
         if not 0 < p_spoof < 1:
             raise UploadError(f"P(spoof) {p_spoof:g}: must lie strictly between 0 and 1")
-        rate = self.args['sample_rate']
+        rate = self.detector.sample_rate
         wave = decode_upload(data, name, rate, self.max_seconds)
         seconds = len(wave) / rate
         if seconds > self.max_seconds:
             raise _too_long(name, seconds, self.max_seconds)
-        llr = self.calibration.llr if self.calibration is not None else None
         with self.lock:
-            windows = score_windows(batch_scorer(self.detector, self.device), wave, rate, self.crop, max(1, int(round(self.hop * rate))),
-                                    self.threshold, llr)
-        verdict = file_verdict(windows)
+            windows, verdict = self.detector.segments(wave, self.hop)
         lowest = min(windows, key=lambda w: w.score)
         result = {'name': name, 'seconds': seconds, **verdict, 'threshold': self.threshold, 'p_spoof': p_spoof,
-                  'llr': lowest.llr, 'p_bona_fide': None, 'windows': windows_as_dicts(windows)}
-        if self.calibration is not None:
-            result['p_bona_fide'] = float(self.calibration.probability_bona_fide(lowest.score, 1 - p_spoof))
-        llr_threshold = float(self.calibration.llr(self.threshold)) if self.calibration is not None else None
-        image = timeline_png(wave, rate, windows, self.threshold, llr_threshold, f"{name}: {verdict['decision']}")
+                  'llr': lowest.llr, 'p_bona_fide': self.detector.p_bona_fide(lowest.score, p_spoof),
+                  'windows': windows_as_dicts(windows), 'band_note': self.detector.band_note(wave)}
+        image = timeline_png(wave, rate, windows, self.threshold, self.detector.llr(self.threshold),
+                             f"{name}: {verdict['decision']}")
         result['timeline'] = 'data:image/png;base64,' + base64.b64encode(image).decode()
         return result
 
@@ -216,7 +208,8 @@ def make_handler(service: ScoringService, read_timeout: float = 30.0):
                     self._send(HTTPStatus.OK, handle.read(), 'text/html; charset=utf-8')
             elif path == '/api/info':
                 self._json(HTTPStatus.OK, {'checkpoint': os.path.basename(service.checkpoint),
-                                           'backbone': service.args['backbone'], 'threshold': service.threshold,
+                                           'backbone': service.detector.args['backbone'],
+                                           'threshold': service.threshold,
                                            'calibrated': service.calibration is not None,
                                            'max_seconds': service.max_seconds})
             else:

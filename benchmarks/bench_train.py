@@ -17,7 +17,8 @@ import torch
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 from arguments import get_args
-from demo.settings import DEMO_CACHE
+from benchmarks.published import published
+from recipes.demo.settings import DEMO_CACHE
 from trainer.ebm_step import training_step
 from trainer.trainer import Trainer
 
@@ -30,7 +31,7 @@ def main() -> None:
     parser.add_argument('--corpus', default=DEMO_CACHE)
     options = parser.parse_args()
     if not os.path.isdir(os.path.join(options.corpus, 'ASVspoof2019')):
-        from demo.corpus import make_demo_corpus
+        from recipes.demo.corpus import make_demo_corpus
         make_demo_corpus(options.corpus)
     args = get_args([f"path_19LA={os.path.join(options.corpus, 'ASVspoof2019')}", 'path_21LA=None',
                      'path_21DF=None', f'batch_size={options.batch}', 'ratio_bona=0.25', 'ratio_spoof=0.75',
@@ -55,4 +56,5 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    with published('bench_train'):
+        main()

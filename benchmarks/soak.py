@@ -21,7 +21,7 @@ import time
 import numpy as np
 import torch
 
-from demo.settings import DEMO_CACHE, demo_overrides
+from recipes.demo.settings import DEMO_CACHE, demo_overrides
 from trainer.checkpoint import load_checkpoint
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

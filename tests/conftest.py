@@ -13,7 +13,7 @@ from tests.helpers import tiny_args  # noqa: E402
 @pytest.fixture(scope='session')
 def demo_corpus(tmp_path_factory):
     """The generated demo corpus, written once per test session: {'path_19LA': ..., ...}."""
-    from demo.corpus import make_demo_corpus
+    from recipes.demo.corpus import make_demo_corpus
     return make_demo_corpus(str(tmp_path_factory.mktemp('demo')), seed=0, workers=2)
 
 

@@ -136,7 +136,7 @@ def test_a_backbone_registered_here_trains_evaluates_resumes_and_infers(toy, dem
 
 
 def test_the_demo_adds_the_overrides_of_the_backbone_named(tmp_path, toy):
-    from demo.settings import demo_overrides
+    from recipes.demo.settings import demo_overrides
     (tmp_path / '.complete').write_text('path_19LA=/corpus/ASVspoof2019')
     default = demo_overrides(str(tmp_path))
     assert default[0] == 'path_19LA=/corpus/ASVspoof2019' and default.count('name=demo') == 1

@@ -5,7 +5,7 @@
 import argparse
 import time
 
-from demo.corpus import make_demo_corpus
+from recipes.demo.corpus import make_demo_corpus
 
 
 def main() -> None:

@@ -82,7 +82,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     base = list(options.overrides)
     if options.demo:
-        from demo.settings import demo_overrides
+        from recipes.demo.settings import demo_overrides
         base = demo_overrides(user_overrides=base) + base
     try:
         name = get_args(base)[0]['name']

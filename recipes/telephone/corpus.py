@@ -4,7 +4,7 @@
     apt-get install asterisk-core-sounds-{en,es,fr,it,ru} asterisk-core-sounds-{en,es,fr,it,ru}-wav \
         asterisk-prompt-it-menardi-wav espeak-ng flite festival festvox-kallpc16k festvox-us-slt-hts \
         festvox-italp16k festvox-itapc16k festvox-ru
-    python3 -m benchmarks.telephone_corpus OUT_DIR [--seed 0]
+    python3 -m recipes.telephone.corpus OUT_DIR [--seed 0]
 
 Bona fide: the Asterisk voice prompts, 8 kHz recordings of professional voices. Allison (US
 English and Mexican Spanish, one speaker), June (Canadian French) and Carlo (Italian) are the
@@ -24,7 +24,7 @@ Every utterance, bona fide or spoof, is made the same way: 1 to 3 prompts of one
 and joined with random pauses (1.2-3 s of speech, 2-3.5 s in all), at 8 kHz; then the telephone
 channel (`telephone_channel`): band-pass 200-3400 Hz, a random level, light coloured noise at
 30-45 dB SNR and a faint white floor, resampled to 16 kHz. So neither level, silence nor
-bandwidth tells the classes apart (`python3 -m benchmarks.telephone_corpus --check OUT_DIR`
+bandwidth tells the classes apart (`python3 -m recipes.telephone.corpus --check OUT_DIR`
 prints the EER each such cue gives alone).
 """
 import argparse
@@ -39,7 +39,8 @@ import numpy as np
 import soundfile as sf
 from scipy import signal
 
-from benchmarks.corpus_audio import to_rate, trim
+from data.asvspoof_layout import la19_audio_path, la19_protocol_path, la19_row, la19_utt_id, write_flac, write_protocol
+from recipes.corpus_audio import to_rate, trim
 
 RATE, OUT_RATE = 8_000, 16_000
 SOUNDS = '/usr/share/asterisk/sounds'
@@ -65,8 +66,6 @@ ESPEAK_LANGUAGE = {'en': 'en-us', 'es': 'es', 'fr': 'fr-fr', 'it': 'it', 'ru': '
 # bona fide per training speaker, bona fide per new speaker, spoof per attack
 COUNTS = {'train': (75, 0, 200), 'dev': (30, 0, 60), 'eval': (50, 100, 120)}
 PROMPT_SHARE = {'train': 0.5, 'dev': 0.15, 'eval': 0.35}
-LETTER = {'train': 'T', 'dev': 'D', 'eval': 'E'}
-PROTOCOL = {'train': 'train.trn', 'dev': 'dev.trl', 'eval': 'eval.trl'}
 REQUIRED = {'asterisk-core-sounds-en-wav': os.path.join(SOUNDS, 'en_US_f_Allison'),
             'asterisk-core-sounds-es-wav': os.path.join(SOUNDS, 'es_MX_f_Allison'),
             'asterisk-core-sounds-fr-wav': os.path.join(SOUNDS, 'fr_CA_f_June'),
@@ -209,9 +208,6 @@ def build(out_dir: str, seed: int = 0) -> Dict[str, int]:
     rng = np.random.default_rng(seed)
     pools = prompt_pools(rng)
     texts = {language: transcripts(language) for language in pools}
-    root = os.path.join(out_dir, 'LA')
-    protocols = os.path.join(root, 'ASVspoof2019_LA_cm_protocols')
-    os.makedirs(protocols, exist_ok=True)
     recordings: Dict[Tuple[str, str], np.ndarray] = {}
 
     def recording(speaker: str):
@@ -228,8 +224,6 @@ def build(out_dir: str, seed: int = 0) -> Dict[str, int]:
     with tempfile.TemporaryDirectory() as work:
         synthesiser = Synthesiser(work)
         for split in ('train', 'dev', 'eval'):
-            flac = os.path.join(root, f'ASVspoof2019_LA_{split}', 'flac')
-            os.makedirs(flac, exist_ok=True)
             per_speaker, per_new_speaker, per_attack = COUNTS[split]
             rows = []
             speakers = [(s, per_speaker) for s in TRAINING_SPEAKERS] + \
@@ -255,12 +249,11 @@ def build(out_dir: str, seed: int = 0) -> Dict[str, int]:
             ids = rng.permutation(9_000_000)[:len(rows)] + 1_000_000
             lines = []
             for (speaker, wave, attack, key), number in zip(rows, ids):
-                utt = f"LA_{LETTER[split]}_{number}"
-                sf.write(os.path.join(flac, f'{utt}.flac'), wave.astype(np.float32), OUT_RATE, subtype='PCM_16')
-                lines.append(f"{speaker} {utt} - {attack} {key}")
+                utt = la19_utt_id(split, number)
+                write_flac(la19_audio_path(out_dir, split, utt), wave, OUT_RATE)
+                lines.append(la19_row(speaker, utt, attack))
             order = rng.permutation(len(lines))
-            with open(os.path.join(protocols, f'ASVspoof2019.LA.cm.{PROTOCOL[split]}.txt'), 'w') as handle:
-                handle.write(''.join(lines[i] + '\n' for i in order))
+            write_protocol(la19_protocol_path(out_dir, split), [lines[i] for i in order])
             counts[split] = len(lines)
             bona = sum(1 for row in rows if row[3] == 'bonafide')
             print(f"{split}: {bona} bona fide ({', '.join(s for s, c in speakers)}), {len(rows) - bona} spoof "
@@ -304,7 +297,7 @@ def main() -> None:
         build(options.out_dir, options.seed)
     print('EER % of each cue alone (50 = no information):')
     trivial_cues(options.out_dir)
-    print(f"corpus ready: python3 -m benchmarks.bench_real_speech baseline {options.out_dir}")
+    print(f"corpus ready: python3 -m recipes.study baseline {options.out_dir}")
 
 
 if __name__ == '__main__':

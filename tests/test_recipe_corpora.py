@@ -1,13 +1,13 @@
-"""The pieces of the real-speech benchmarks that decide what their tables mean: the telephone
+"""The pieces of the real-speech recipes that decide what their tables mean: the telephone
 channel hides what would tell the classes apart without listening, and the groups (seen,
 unseen, new speakers) are the ones the protocols define."""
 import numpy as np
 import pytest
 import soundfile as sf
 
-from benchmarks.bench_real_speech import Groups, cepstral_frames, write_table
-from benchmarks.corpus_audio import to_rate, trim
-from benchmarks.telephone_corpus import RATE, telephone_channel
+from recipes.study import Groups, cepstral_frames, write_table
+from recipes.corpus_audio import to_rate, trim
+from recipes.telephone.corpus import RATE, telephone_channel
 
 
 def _band_share(x, rate, low, high):

@@ -1,11 +1,11 @@
 """EBM against cepstral baselines on recorded human speech vs. real synthesisers, on either
-benchmark corpus (full band: benchmarks/real_speech_corpus.py; telephone band:
-benchmarks/telephone_corpus.py):
+benchmark corpus (full band: recipes/real_speech/corpus.py; telephone band:
+recipes/telephone/corpus.py):
 
-    python3 -m benchmarks.bench_real_speech baseline CORPUS [--features mfcc|lfcc]   # cepstral baselines
-    python3 -m benchmarks.bench_real_speech ebm CORPUS [key=value ...]   # one EBM run
-    python3 -m benchmarks.bench_real_speech report CORPUS EVAL_SCORES [DEV_SCORES]
-    python3 -m benchmarks.bench_real_speech ablation CORPUS [--rows a,b] [--seeds 1,2] [key=value ...]
+    python3 -m recipes.study baseline CORPUS [--features mfcc|lfcc]   # cepstral baselines
+    python3 -m recipes.study ebm CORPUS [key=value ...]   # one EBM run
+    python3 -m recipes.study report CORPUS EVAL_SCORES [DEV_SCORES]
+    python3 -m recipes.study ablation CORPUS [--rows a,b] [--seeds 1,2] [key=value ...]
 
 `baseline` fits two classic countermeasures on the train split: a logistic regression on the
 mean and standard deviation of 20 MFCCs per utterance, and a two-class GMM (32 diagonal
@@ -41,6 +41,7 @@ from recipes.presets import SMALL_DATA_SCHEDULE
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(REPO, 'results')
+DOCS_RESULTS = os.path.join(REPO, 'docs', 'results')   # what the docs link: written here, never typed
 
 # A small corpus and a CPU: the short-corpus schedule of recipe=small_data (recipes/presets.py:
 # 12 epochs instead of 150, training views of 2 s and 1.5 s instead of 4 s and 3 s, the published
@@ -212,7 +213,22 @@ def baseline(corpus: str, features: str = 'mfcc') -> Dict[str, Dict[str, float]]
     results[f'{name}+delta GMM, 32 Gaussians'] = groups.eers(llr['eval'], llr['dev'])
     for title, eers in results.items():
         print_eers(title, eers)
+    columns = list(next(iter(results.values())))
+    publish(f"{os.path.basename(os.path.normpath(corpus))}_baselines_{features}",
+            f"baseline {corpus} --features {features}",
+            ['| system | ' + ' | '.join(columns) + ' |', '| --- |' + ' --- |' * len(columns)]
+            + [f"| {title} | " + ' | '.join(f"{eers[c]:.1f}" for c in columns) + ' |' for title, eers in results.items()])
     return results
+
+
+def publish(name: str, command: str, lines: List[str]) -> None:
+    """docs/results/<name>.md: the table under the command that measured it (EER %)."""
+    os.makedirs(DOCS_RESULTS, exist_ok=True)
+    path = os.path.join(DOCS_RESULTS, f"{name}.md")
+    with open(path, 'w', encoding='utf-8') as handle:
+        handle.write(f"EER % (`python3 -m recipes.study {command}`; mean (seed / seed) where runs have "
+                     f"several seeds)\n\n" + '\n'.join(lines) + '\n')
+    print(f"written: {path}", flush=True)
 
 
 # ---------------------------------------------------------------- EBM
@@ -282,11 +298,13 @@ def ablation(corpus: str, rows: List[str], seeds: List[int], common: List[str]) 
             if not _finished(run_dir, overrides):
                 run_ebm(corpus, overrides)
             table.append({'row': row, 'seed': seed, **run_eers(corpus, run_dir)})
-    write_table(table, os.path.join(RESULTS, 'EBM', 'bench', f'ablation_{tag}'))
+    lines = write_table(table, os.path.join(RESULTS, 'EBM', 'bench', f'ablation_{tag}'))
+    publish(f"{tag}_ablation_{'_'.join(rows)}", f"ablation {corpus} --rows {','.join(rows)} "
+            f"--seeds {','.join(map(str, seeds))}" + ''.join(f' {item}' for item in common), lines)
 
 
-def write_table(table: List[dict], stem: str) -> None:
-    """Markdown (mean and each seed per row) and CSV (one line per run)."""
+def write_table(table: List[dict], stem: str) -> List[str]:
+    """Markdown (mean and each seed per row) and CSV (one line per run); returns the markdown lines."""
     columns = [key for key in table[0] if key not in ('row', 'seed')]
     os.makedirs(os.path.dirname(stem), exist_ok=True)
     with open(stem + '.csv', 'w', newline='') as handle:
@@ -302,6 +320,7 @@ def write_table(table: List[dict], stem: str) -> None:
         handle.write('\n'.join(lines) + '\n')
     print('\n'.join(lines), flush=True)
     print(f"written: {stem}.md, {stem}.csv", flush=True)
+    return lines
 
 
 def _option(argv: List[str], name: str, default: str) -> Tuple[str, List[str]]:

@@ -2,12 +2,12 @@
 import os
 from typing import List, Sequence
 
-from demo.corpus import make_demo_corpus
+from recipes.demo.corpus import make_demo_corpus
 from models.registry import BACKBONES
 from utils.config import last_override
 from utils.run_folder import first_free_name, training_run_dir
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEMO_CACHE = os.path.join(REPO, '.cache', 'demo_corpus')
 
 # Two short epochs on 1.5 s crops with evaluation after each; the learning rate is

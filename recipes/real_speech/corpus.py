@@ -4,7 +4,7 @@ time):
 
     apt-get install ktuberling-data klettres-data espeak-ng flite festival \
         festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
-    python3 -m benchmarks.real_speech_corpus OUT_DIR [--seed 0]
+    python3 -m recipes.real_speech.corpus OUT_DIR [--seed 0]
 
 Bona fide: the recorded words of KTuberling and the letters and syllables of KLettres,
 one native speaker per language folder (about 45 speakers), speakers disjoint between
@@ -35,7 +35,8 @@ import numpy as np
 import soundfile as sf
 from scipy import signal
 
-from benchmarks.corpus_audio import to_rate, trim
+from data.asvspoof_layout import la19_audio_path, la19_protocol_path, la19_row, la19_utt_id, write_flac, write_protocol
+from recipes.corpus_audio import to_rate, trim
 
 SR = 16_000
 KTUBERLING = '/usr/share/ktuberling/sounds'
@@ -43,8 +44,6 @@ KLETTRES = '/usr/share/klettres'
 SEEN, UNSEEN = ('A01', 'A02', 'A03'), ('A07', 'A08', 'A09')
 COUNTS = {'train': (300, 300), 'dev': (100, 100), 'eval': (300, 150)}  # bona fide, spoof per attack
 SPLIT_SHARE = {'train': 0.6, 'dev': 0.1, 'eval': 0.3}
-LETTER = {'train': 'T', 'dev': 'D', 'eval': 'E'}
-PROTOCOL = {'train': 'train.trn', 'dev': 'dev.trl', 'eval': 'eval.trl'}
 FLITE_CG = ('awb', 'rms', 'slt')
 ESPEAK_VARIANTS = ('', '+m1', '+m2', '+m3', '+m4', '+m5', '+f1', '+f2', '+f3', '+f4')
 ESPEAK_LANGUAGE = {'en_GB': 'en-gb', 'pt_BR': 'pt-br', 'nds': 'de', 'nn': 'nb', 'sr@latin': 'sr',
@@ -172,9 +171,6 @@ def build(out_dir: str, seed: int = 0) -> Dict[str, int]:
     splits = split_speakers(sorted(speakers), rng)
     words = vocabulary()
     espeak_languages = available_espeak_languages()
-    root = os.path.join(out_dir, 'LA')
-    protocols = os.path.join(root, 'ASVspoof2019_LA_cm_protocols')
-    os.makedirs(protocols, exist_ok=True)
     counts = {}
     with tempfile.TemporaryDirectory() as work:
         bank: Dict[Tuple[str, str], Dict[str, np.ndarray]] = {}
@@ -186,8 +182,6 @@ def build(out_dir: str, seed: int = 0) -> Dict[str, int]:
             return bank[(attack, voice)]
 
         for split in ('train', 'dev', 'eval'):
-            flac = os.path.join(root, f'ASVspoof2019_LA_{split}', 'flac')
-            os.makedirs(flac, exist_ok=True)
             n_bona, n_spoof = COUNTS[split]
             attacks = SEEN + (UNSEEN if split == 'eval' else ())
             languages = sorted({espeak_voice(language_of(s)) for s in splits[split]} & espeak_languages) or ['en']
@@ -217,12 +211,11 @@ def build(out_dir: str, seed: int = 0) -> Dict[str, int]:
                                  attack, 'spoof'))
             lines = []
             for (speaker, wave, attack, key), number in zip(rows, ids):
-                utt = f"LA_{LETTER[split]}_{number}"
-                sf.write(os.path.join(flac, f'{utt}.flac'), wave.astype(np.float32), SR, subtype='PCM_16')
-                lines.append(f"{speaker} {utt} - {attack} {key}")
+                utt = la19_utt_id(split, number)
+                write_flac(la19_audio_path(out_dir, split, utt), wave, SR)
+                lines.append(la19_row(speaker, utt, attack))
             order = rng.permutation(len(lines))
-            with open(os.path.join(protocols, f'ASVspoof2019.LA.cm.{PROTOCOL[split]}.txt'), 'w') as handle:
-                handle.write(''.join(lines[i] + '\n' for i in order))
+            write_protocol(la19_protocol_path(out_dir, split), [lines[i] for i in order])
             counts[split] = len(lines)
             print(f"{split}: {n_bona} bona fide from {len(splits[split])} speakers, "
                   f"{n_spoof} spoof for each of {', '.join(attacks)}", flush=True)

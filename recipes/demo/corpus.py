@@ -14,9 +14,11 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Dict, List, Tuple
 
 import numpy as np
-import soundfile as sf
 import torch
 from scipy import linalg, ndimage, signal
+
+from data.asvspoof_layout import (df21_audio_path, df21_protocol_path, la19_audio_path, la19_protocol_path, la19_row,
+                                  la19_utt_id, la21_audio_path, la21_protocol_path, write_flac, write_protocol)
 
 SR = 16000
 VOWELS = [(730, 1090, 2440), (270, 2290, 3010), (300, 870, 2240), (530, 1840, 2480), (640, 1190, 2390),
@@ -192,7 +194,7 @@ def _utterance(job: Tuple[int, str, str]) -> Tuple[str, np.ndarray]:
         x = ATTACKS[attack](x, rng)
     x = x / (np.max(np.abs(x)) + 1e-9) * rng.uniform(0.3, 0.9)
     x = x + 10 ** (rng.uniform(-75, -60) / 20) * rng.standard_normal(len(x))  # recording noise floor
-    sf.write(path, x.astype(np.float32), SR, format='FLAC', subtype='PCM_16')
+    write_flac(path, x, SR)
     return path, x
 
 
@@ -217,30 +219,21 @@ def make_demo_corpus(out: str, seed: int = 0, workers: int = 2) -> Dict[str, str
         return int(rng.integers(2 ** 31))
 
     la19 = roots['path_19LA']
-    vocoder_dir = os.path.join(la19, 'LA/ASVspoof2019_LA_train/vocoder/hifi_gan/flac')
-    for split, letter, (bona, spoof), attacks in (('train', 'T', (60, 240), TRAIN_ATTACKS),
-                                                  ('dev', 'D', (30, 120), TRAIN_ATTACKS),
-                                                  ('eval', 'E', (30, 180), EVAL_ATTACKS)):
-        folder = os.path.join(la19, f'LA/ASVspoof2019_LA_{split}/flac')
-        os.makedirs(folder, exist_ok=True)
+    for split, (bona, spoof), attacks in (('train', (60, 240), TRAIN_ATTACKS), ('dev', (30, 120), TRAIN_ATTACKS),
+                                          ('eval', (30, 180), EVAL_ATTACKS)):
         lines = []
         for i, attack in enumerate(_rows(bona, spoof, attacks)):
-            utt = f'LA_{letter}_{1000000 + 7919 * i % 9000000:07d}'
-            speaker = f'LA_{79 + i % 20:04d}'
-            lines.append(f"{speaker} {utt} - {'-' if attack == 'bonafide' else attack} "
-                         f"{'bonafide' if attack == 'bonafide' else 'spoof'}")
-            jobs.append((seed_for(), attack, os.path.join(folder, utt + '.flac')))
+            utt = la19_utt_id(split, 1000000 + 7919 * i % 9000000)
+            lines.append(la19_row(f'LA_{79 + i % 20:04d}', utt, None if attack == 'bonafide' else attack))
+            jobs.append((seed_for(), attack, la19_audio_path(la19, split, utt)))
             if split == 'train' and attack != 'bonafide':
-                os.makedirs(vocoder_dir, exist_ok=True)
                 vocoded_seed = TRAIN_ATTACKS.index(attack) + len(TRAIN_ATTACKS) * int(rng.integers(1 << 20))
-                jobs.append((vocoded_seed, 'vocoded', os.path.join(vocoder_dir, utt + '.flac')))
-        protocols[os.path.join(la19, 'LA/ASVspoof2019_LA_cm_protocols',
-                               f"ASVspoof2019.LA.cm.{ {'train': 'train.trn', 'dev': 'dev.trl', 'eval': 'eval.trl'}[split] }.txt")] = lines
+                jobs.append((vocoded_seed, 'vocoded', la19_audio_path(la19, split, utt, vocoded=True)))
+        protocols[la19_protocol_path(la19, split)] = lines
 
     codecs = [('none', '-'), ('alaw', 'ita_tx'), ('pstn', 'sin_tx'), ('g722', 'loc_tx'), ('ulaw', 'mad_tx'),
               ('gsm', 'aws_tx'), ('opus', 'dcr_tx')]
     la21 = roots['path_21LA']
-    os.makedirs(os.path.join(la21, 'flac'), exist_ok=True)
     lines = []
     for i, attack in enumerate(_rows(30, 120, EVAL_ATTACKS) + _rows(4, 6, EVAL_ATTACKS)):
         utt = f'LA_E_{3000000 + 104729 * i % 7000000:07d}'
@@ -248,8 +241,8 @@ def make_demo_corpus(out: str, seed: int = 0, workers: int = 2) -> Dict[str, str
         subset = 'eval' if i < 150 else 'progress'
         lines.append(f"LA_{9 + i % 30:04d} {utt} {codec} {transmission} {'-' if attack == 'bonafide' else attack} "
                      f"{'bonafide' if attack == 'bonafide' else 'spoof'} notrim {subset}")
-        jobs.append((seed_for(), attack, os.path.join(la21, 'flac', utt + '.flac')))
-    protocols[os.path.join(la21, 'keys/LA/CM/trial_metadata.txt')] = lines
+        jobs.append((seed_for(), attack, la21_audio_path(la21, utt)))
+    protocols[la21_protocol_path(la21)] = lines
 
     compressions = ['nocodec', 'low_mp3', 'high_mp3', 'low_m4a', 'high_m4a', 'low_ogg', 'high_ogg', 'mp3m4a',
                     'oggm4a']
@@ -257,7 +250,6 @@ def make_demo_corpus(out: str, seed: int = 0, workers: int = 2) -> Dict[str, str
     families = ['traditional_vocoder', 'neural_vocoder_autoregressive', 'neural_vocoder_nonautoregressive',
                 'waveform_concatenation', 'unknown']
     df21 = roots['path_21DF']
-    os.makedirs(os.path.join(df21, 'ASVspoof2021_DF_eval/flac'), exist_ok=True)
     lines = []
     for i, attack in enumerate(_rows(30, 120, EVAL_ATTACKS) + _rows(4, 6, EVAL_ATTACKS)):
         utt = f'DF_E_{2000000 + 65537 * i % 8000000:07d}'
@@ -266,13 +258,11 @@ def make_demo_corpus(out: str, seed: int = 0, workers: int = 2) -> Dict[str, str
         lines.append(f"LA_{23 + i % 30:04d} {utt} {compressions[i % len(compressions)]} {sources[i % 3]} "
                      f"{'-' if bona else attack} {'bonafide' if bona else 'spoof'} notrim {subset} "
                      f"{'bonafide' if bona else families[i % len(families)]} - - - -")
-        jobs.append((seed_for(), attack, os.path.join(df21, 'ASVspoof2021_DF_eval/flac', utt + '.flac')))
-    protocols[os.path.join(df21, 'keys/DF/CM/trial_metadata.txt')] = lines
+        jobs.append((seed_for(), attack, df21_audio_path(df21, utt)))
+    protocols[df21_protocol_path(df21)] = lines
 
     for path, rows in protocols.items():
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, 'w', encoding='utf-8') as handle:
-            handle.write('\n'.join(rows) + '\n')
+        write_protocol(path, rows)
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
             list(pool.map(_utterance, jobs, chunksize=16))

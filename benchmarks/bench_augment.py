@@ -25,6 +25,7 @@ from augment.codec import QUALITIES, CodecAugment, RandomCodec, g711_round_trip
 from augment.colored_noise import AddColoredNoise
 from augment.rawboost import (RandomRawBoost, isd_additive_noise, lnl_convolutive_noise,
                               ssi_additive_noise)
+from benchmarks.published import published
 from data.views import crop_samples, make_view
 
 FIXTURE = os.path.join(REPO, 'tests', 'fixtures', 'asvspoof2019_la', 'LA_T_1272637.flac')
@@ -109,4 +110,5 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    with published('bench_augment'):
+        main()

@@ -24,6 +24,8 @@ import tempfile
 import time
 from typing import List, Optional
 
+from benchmarks.published import published
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RATE_SCRIPT = os.path.join(REPO, 'benchmarks', 'pipeline_rate.py')
 
@@ -101,4 +103,5 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    with published('bench_data'):
+        main()

@@ -18,6 +18,7 @@ os.environ.setdefault('OMP_NUM_THREADS', '1')
 import torch
 from torch.utils.data import DataLoader
 
+from benchmarks.published import published
 from data.datasets import EvalDataset
 from data.protocol import Trial, read_asvspoof2021_df
 from data.views import crop_samples
@@ -56,4 +57,5 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    with published('bench_eval'):
+        main()

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from arguments import get_args
+from benchmarks.published import published
 from tools import export
 from trainer.build import build_detector
 from utils.atomic import atomic_torch_save
@@ -70,4 +71,5 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    with published('bench_export'):
+        main()

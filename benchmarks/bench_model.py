@@ -16,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 import torch
 
 from arguments import get_args
+from benchmarks.published import published
 from data.views import crop_samples
 from models.registry import BACKBONES, build_detector
 
@@ -79,4 +80,5 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    with published('bench_model'):
+        main()

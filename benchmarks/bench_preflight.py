@@ -19,6 +19,7 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
+from benchmarks.published import published
 from data.protocol import Trial
 from data.validation import default_header_workers, unreadable_audio
 
@@ -56,4 +57,5 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    with published('bench_preflight'):
+        main()

@@ -15,6 +15,7 @@ import time
 import torch
 
 from arguments import get_args
+from benchmarks.published import published
 from models.bridge import build_bridge_detector
 from models.ssl_frontend import load_ssl_frontend
 from trainer.build import build_batch_augment, build_objective
@@ -66,4 +67,5 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    with published('bench_ssl'):
+        main()

@@ -14,6 +14,7 @@ import soundfile as sf
 import torch
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchmarks.published import published
 from vocoder.hifigan import CONFIGS, HiFiGANGenerator
 from vocoder.copy_synthesis import CopySynthesiser
 
@@ -45,4 +46,5 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    with published('bench_vocoder'):
+        main()

@@ -16,11 +16,9 @@ import time
 import numpy as np
 import torch
 
-from arguments import get_args
 from benchmarks.published import published
+from benchmarks.random_checkpoint import random_checkpoint
 from tools import export
-from trainer.build import build_detector
-from utils.atomic import atomic_torch_save
 
 
 def _median_ms(call, repeats: int) -> float:
@@ -42,11 +40,7 @@ def main() -> None:
     import onnxruntime
     torch.set_num_threads(options.threads)
     folder = tempfile.mkdtemp(prefix='bench_export_')
-    checkpoint = options.checkpoint
-    if checkpoint is None:
-        args = get_args()[0]
-        checkpoint = os.path.join(folder, 'random.pt')
-        atomic_torch_save({'model': build_detector(args).state_dict(), 'args': args, 'threshold': 0.0}, checkpoint)
+    checkpoint = options.checkpoint or random_checkpoint(folder)
     scorer, info = export.load_scorer(checkpoint)
     export.export(checkpoint, 'torchscript', os.path.join(folder, 'model.pt'))
     export.export(checkpoint, 'onnx', os.path.join(folder, 'model.onnx'))

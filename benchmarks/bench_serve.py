@@ -1,12 +1,12 @@
 """The local web page (tools.serve) under load: simultaneous uploads, stalled clients, a long
 silent file, malformed requests, and the memory of scoring a long recording.
 
-    python3 -m benchmarks.bench_serve [--checkpoint C] [--clients 20] [--out docs/results/bench_serve.md]
+    python3 -m benchmarks.bench_serve [--checkpoint C] [--clients 20]
 
 Without --checkpoint, the default HM-Conformer with random weights (the service's behaviour
 does not depend on the weights). The server runs in this process on a free port with its
 defaults (32 threads, a listen backlog of 128, a 30 s read timeout; the stalled-client row uses
---read-timeout 2 to finish sooner). Prints the table and writes it to --out.
+--read-timeout 2 to finish sooner). Prints the table (and writes it to docs/results/bench_serve.md).
 """
 import argparse
 import os
@@ -24,11 +24,10 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from arguments import get_args
+from benchmarks.published import published
+from benchmarks.random_checkpoint import random_checkpoint
 from evaluation.segments import score_windows
 from tools import serve
-from trainer.build import build_detector
-from utils.atomic import atomic_text, atomic_torch_save
 
 
 def _post(url: str, data: bytes, name: str, timeout: float = 600):
@@ -141,14 +140,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument('--checkpoint', help='default: the default HM-Conformer with random weights')
     parser.add_argument('--clients', type=int, default=20)
-    parser.add_argument('--out', default=os.path.join('docs', 'results', 'bench_serve.md'))
     options = parser.parse_args()
     folder = tempfile.mkdtemp(prefix='bench_serve_')
-    checkpoint = options.checkpoint
-    if checkpoint is None:
-        args = get_args()[0]
-        checkpoint = os.path.join(folder, 'random.pt')
-        atomic_torch_save({'model': build_detector(args).state_dict(), 'args': args, 'threshold': 0.0}, checkpoint)
+    checkpoint = options.checkpoint or random_checkpoint(folder)
     clip = os.path.join(folder, 'clip.flac')
     sf.write(clip, 0.1 * np.random.default_rng(0).standard_normal(4 * 16_000), 16_000)
     with open(clip, 'rb') as handle:
@@ -160,12 +154,9 @@ def main() -> None:
     finally:
         server.shutdown()
         server.server_close()
-    table = '\n'.join([f"tools.serve under load ({os.cpu_count()} cores, torch {torch.__version__}; "
-                       f"`python3 -m benchmarks.bench_serve`)", '', '| case | result |', '|---|---|', *rows])
-    print(table)
-    atomic_text(options.out, table + '\n')
-    print(f"written: {options.out}")
+    print('\n'.join(['tools.serve under load', '', '| case | result |', '|---|---|', *rows]))
 
 
 if __name__ == '__main__':
-    main()
+    with published('bench_serve'):
+        main()

@@ -1,7 +1,19 @@
-"""Audio preparation shared by the benchmark corpus builders: mono at a target rate, and
-silence trimmed at both ends."""
+"""What the recipe corpus builders share: the Debian packages they need, and audio prepared
+as mono at a target rate with silence trimmed at both ends."""
+import os
+import sys
+from typing import Dict
+
 import numpy as np
 from scipy import signal
+
+
+def check_packages(required: Dict[str, str]) -> None:
+    """Exit naming the missing packages of `required` ({package: a path it installs}) and the
+    apt-get command that installs them all."""
+    missing = [name for name, path in required.items() if not os.path.exists(path)]
+    if missing:
+        sys.exit(f"missing Debian packages: {' '.join(missing)}\n  apt-get install {' '.join(required)}")
 
 
 def to_rate(x: np.ndarray, rate: int, target: int) -> np.ndarray:

@@ -158,22 +158,23 @@ def main(argv=None) -> int:
             print(f"error: {error}", file=sys.stderr)
             results.append({'path': path, 'error': str(error)})
             continue
-        note = detector.band_note(wave)
-        if note:
-            print(f"note: {path}: {note}", file=sys.stderr)
         if options.segments:
+            note = detector.band_note(wave)
             result = _segments(detector, wave, path, os.path.join(options.timeline, timelines[path]), threshold,
                                options)
         else:
-            score = detector.score(wave, options.full, options.batch_size)
-            result = {'path': path, 'score': score, 'decision': 'bonafide' if score > threshold else 'spoof'}
-            if detector.calibration is not None:
-                result['llr'] = detector.llr(score)
-                result['p_bona_fide'] = detector.p_bona_fide(score, options.p_spoof)
+            decision = detector.decide(wave, options.decision, options.p_spoof, options.threshold, options.full,
+                                       options.batch_size)
+            note = decision.band_note
+            result = {'path': path, 'score': decision.score, 'decision': decision.decision}
+            if decision.llr is not None:
+                result['llr'], result['p_bona_fide'] = decision.llr, decision.p_bona_fide
             if not options.json:
-                calibrated = f" llr {result['llr']:.4f} P(bona fide) {result['p_bona_fide']:.4f}" \
-                    if detector.calibration else ''
-                print(f"{path} {score:.6f} {result['decision']}{calibrated}", flush=True)
+                calibrated = f" llr {decision.llr:.4f} P(bona fide) {decision.p_bona_fide:.4f}" \
+                    if decision.llr is not None else ''
+                print(f"{path} {decision.score:.6f} {decision.decision}{calibrated}", flush=True)
+        if note:
+            print(f"note: {path}: {note}", file=sys.stderr)
         results.append({**result, **({'band_note': note} if note else {})})
     if options.segments and options.tsv:
         try:

@@ -27,7 +27,6 @@ import glob
 import io
 import os
 import subprocess
-import sys
 import tempfile
 from typing import Dict, List, Tuple
 
@@ -36,7 +35,7 @@ import soundfile as sf
 from scipy import signal
 
 from data.asvspoof_layout import la19_audio_path, la19_protocol_path, la19_row, la19_utt_id, write_flac, write_protocol
-from recipes.corpus_audio import to_rate, trim
+from recipes.corpus_audio import check_packages, to_rate, trim
 
 SR = 16_000
 KTUBERLING = '/usr/share/ktuberling/sounds'
@@ -53,12 +52,6 @@ REQUIRED = {'ktuberling-data': KTUBERLING, 'klettres-data': KLETTRES, 'espeak-ng
             'festvox-kallpc16k': '/usr/share/festival/voices/english/kal_diphone',
             'festvox-kdlpc16k': '/usr/share/festival/voices/english/ked_diphone',
             'festvox-us-slt-hts': '/usr/share/festival/voices/us/cmu_us_slt_arctic_hts'}
-
-
-def check_packages() -> None:
-    missing = [name for name, path in REQUIRED.items() if not os.path.exists(path)]
-    if missing:
-        sys.exit(f"missing Debian packages: {' '.join(missing)}\n  apt-get install {' '.join(REQUIRED)}")
 
 
 def vorbis_round_trip(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -165,7 +158,7 @@ def available_espeak_languages() -> set:
 
 
 def build(out_dir: str, seed: int = 0) -> Dict[str, int]:
-    check_packages()
+    check_packages(REQUIRED)
     rng = np.random.default_rng(seed)
     speakers = recorded_speakers()
     splits = split_speakers(sorted(speakers), rng)

@@ -31,7 +31,6 @@ import argparse
 import gzip
 import os
 import subprocess
-import sys
 import tempfile
 from typing import Dict, List, Tuple
 
@@ -40,7 +39,7 @@ import soundfile as sf
 from scipy import signal
 
 from data.asvspoof_layout import la19_audio_path, la19_protocol_path, la19_row, la19_utt_id, write_flac, write_protocol
-from recipes.corpus_audio import to_rate, trim
+from recipes.corpus_audio import check_packages, to_rate, trim
 
 RATE, OUT_RATE = 8_000, 16_000
 SOUNDS = '/usr/share/asterisk/sounds'
@@ -80,12 +79,6 @@ REQUIRED = {'asterisk-core-sounds-en-wav': os.path.join(SOUNDS, 'en_US_f_Allison
             'festvox-italp16k': '/usr/share/festival/voices/italian/lp_diphone',
             'festvox-itapc16k': '/usr/share/festival/voices/italian/pc_diphone',
             'festvox-ru': '/usr/share/festival/voices/russian/msu_ru_nsh_clunits'}
-
-
-def check_packages() -> None:
-    missing = [name for name, path in REQUIRED.items() if not os.path.exists(path)]
-    if missing:
-        sys.exit(f"missing Debian packages: {' '.join(missing)}\n  apt-get install {' '.join(REQUIRED)}")
 
 
 def transcripts(language: str) -> Dict[str, str]:
@@ -204,7 +197,7 @@ def prompt_pools(rng: np.random.Generator) -> Dict[str, Dict[str, List[str]]]:
 
 
 def build(out_dir: str, seed: int = 0) -> Dict[str, int]:
-    check_packages()
+    check_packages(REQUIRED)
     rng = np.random.default_rng(seed)
     pools = prompt_pools(rng)
     texts = {language: transcripts(language) for language in pools}

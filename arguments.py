@@ -12,9 +12,11 @@ backbone, and a recipe brings its settings (recipes/presets.py). `get_args` retu
 `(args, system_args, experiment_args)` like the authors' code: two plain dicts of values and
 their merge.
 """
+import os
 from typing import Sequence, Tuple
 
-from models.registry import BACKBONES, backbone_names, get_backbone
+from data.manifest import set_name
+from models.registry import BACKBONES, backbone_names, get_backbone, shortest_input
 from recipes.presets import recipe_names, recipe_settings
 from utils.config import (Bool, Choice, ConfigError, Int, Ints, Key, Number, Numbers, Registered, Schema, Text, Texts,
                           apply_overrides, defaults, keys_where, last_override, require, validate)
@@ -38,14 +40,17 @@ SYSTEM = {
     'wandb_mode'        : Key('online', Choice('online', 'offline', 'disabled'), resumable=True),  # offline: files under <run folder>/wandb
     'wandb_timeout'     : Key(30.0, Number('positive'), resumable=True),  # seconds W&B may take to start (and to finish uploading)
 
-    # datasets (set a test path to None to skip that set)
+    # datasets: a set is an ASVspoof name, read under its root below, or the path of a manifest
+    # (CSV/TSV: path,label[,speaker,attack,...]) or of a folder of bonafide/ and spoof/ (docs/data.md)
+    'train_set'         : Key('19LA', Text(non_empty=True), resumable=True),  # '19LA', 'ASV5' or a manifest / folder (its rows are fingerprinted for resume)
+    'eval_sets'         : Key(None, Texts(optional=True), resumable=True),  # None: every ASVspoof set whose root is set; or a list of names (19LA,21LA,21DF,ITW,ASV5dev,ASV5eval) and paths
     'path_19LA'         : Key('/data/ASVspoof2019', Text(optional=True), resumable=True),  # ASVspoof 2019 root (holds LA/)
     'path_21LA'         : Key('/data/ASVspoof2021_LA_eval', Text(optional=True), resumable=True),  # ASVspoof 2021 LA eval root (flac/, keys/)
     'path_21DF'         : Key('/data/ASVspoof2021_DF', Text(optional=True), resumable=True),  # ASVspoof 2021 DF root (ASVspoof2021_DF_eval/, keys/)
     'use_vocoder_copies': Key(True, Bool()),                # add the HiFi-GAN copies of spoof train utterances when present
     'path_ITW'          : Key(None, Text(optional=True), resumable=True),  # In-the-Wild release folder (meta.csv, *.wav); None skips it
     'path_ASV5'         : Key(None, Text(optional=True), resumable=True),  # ASVspoof 5 root (ASVspoof5_protocols/, flac_D/, flac_E_eval/)
-    'calibration_set'   : Key('19LA_dev', Choice('19LA_dev', None), resumable=True),  # dev set the score-to-LLR calibration is fitted on; None: none
+    'calibration_set'   : Key('19LA_dev', Text(optional=True), resumable=True),  # the development set (calibration, threshold; selection with select_on=dev): '19LA_dev', 'ASV5dev', a manifest / folder, or None
     'preflight_decode'  : Key(False, Bool(), resumable=True),  # the pre-flight decodes every audio file whole, not only its header
 
     # processes
@@ -71,7 +76,7 @@ SYSTEM = {
     'eval_every'        : Key(5, Int(1), resumable=True),   # evaluate every this many epochs from eval_from_epoch
 
     # model selection and reporting (what is kept and reported; training is unchanged)
-    'select_on'         : Key('19LA_dev', Choice('19LA_dev', 'ASV5dev', None), resumable=True),  # set whose EER picks models/selected.pt; None: the last evaluation
+    'select_on'         : Key('19LA_dev', Choice('19LA_dev', 'ASV5dev', 'dev', None), resumable=True),  # set whose EER picks models/selected.pt: 'dev' is calibration_set's; None: the last evaluation
     'average_last'      : Key(0, Int(0), resumable=True),   # average the last N evaluated checkpoints at the end and report them; 0: off (authors)
 }
 
@@ -123,6 +128,10 @@ EXPERIMENT = {
     # backbone, a name in models/registry.py: 'hm_conformer' (LFCC + HM-Conformer, five heads), 'ssl_bridge'
     # (frozen wav2vec 2.0 + the authors' bridge, one head) or 'aasist' (AASIST on the waveform, one head)
     'backbone'          : Key('hm_conformer', Registered(backbone_names), read_by='models/registry.py'),
+
+    # fine-tuning: start from another run's weights (not its optimiser or schedule, unlike `resume`)
+    'init_from'         : Key(None, Text(optional=True), resumable=True, read_by='trainer/trainer.py'),  # a checkpoint, release folder or imported release whose model weights start training
+    'init_train'        : Key('all', Choice('all', 'last_block', 'heads'), read_by='trainer/build.py'),  # what trains: all, or only the backbone's last block and heads, or only its heads
 
     # ssl_bridge
     'ssl_checkpoint'    : Key(None, Text(optional=True), resumable=True),  # HF folder, torchaudio bundle (NAME or NAME:FILE) or 'tiny-random'
@@ -194,7 +203,7 @@ def check_combinations(args: dict) -> None:
             f"({args['f_decay_max']})", args['f_decay_min'])
     backbone = get_backbone(args['backbone'])
     backbone.check(args)
-    shortest = backbone.min_frames * args['hop'] - 40
+    shortest = shortest_input(args)
     for key in ('num_train_frames', 'num_train_frames_short', 'num_test_frames'):
         # a training crop shrinks by the fastest speed factor before the model sees it
         factor = max(args['speed_factors']) if key != 'num_test_frames' else 1.0
@@ -213,11 +222,17 @@ def check_combinations(args: dict) -> None:
             f"backbone={args['backbone']} (e.g. loss_weight={weights})", args['loss_weight'])
     require(not args['TEST'] or bool(args['checkpoint']), 'checkpoint', 'TEST=True needs checkpoint=PATH',
             args['checkpoint'])
-    require(args['calibration_set'] != '19LA_dev' or args['path_19LA'] is not None, 'calibration_set',
-            'the 19LA dev set needs path_19LA (or set calibration_set=None)', args['calibration_set'])
+    _check_sets(args)
     require(args['TEST'] or args['select_on'] != '19LA_dev' or args['calibration_set'] == '19LA_dev', 'select_on',
-            'selecting on 19LA dev needs it scored at each evaluation: calibration_set=19LA_dev (or select_on=None)',
-            args['select_on'])
+            'selecting on 19LA dev needs it scored at each evaluation: calibration_set=19LA_dev (with another '
+            'development set: select_on=dev; or select_on=None)', args['select_on'])
+    require(args['select_on'] != 'dev' or args['calibration_set'] is not None, 'select_on',
+            "'dev' selects on the development set: set calibration_set (or select_on=None)", args['select_on'])
+    require(args['init_train'] == 'all' or bool(args['init_from']), 'init_train',
+            'freezes part of a model started from init_from=PATH: set init_from (or init_train=all)',
+            args['init_train'])
+    require(not (args['init_from'] and args['aasist_checkpoint']), 'init_from',
+            f"and aasist_checkpoint={args['aasist_checkpoint']!r} both name starting weights: keep one", args['init_from'])
     require(args['rawboost'] or args['rawboost_device'] == 'cpu', 'rawboost_device',
             'moves RawBoost to the training device, but rawboost=False turns it off', args['rawboost_device'])
     unknown = sorted(set(args['resume_override']) - set(args) - {'train_protocol'})
@@ -227,6 +242,42 @@ def check_combinations(args: dict) -> None:
                           f"train_protocol, the training rows)")
     require(args['select_on'] != 'ASV5dev' or args['path_ASV5'] is not None, 'select_on',
             'selecting on the ASVspoof 5 dev set needs path_ASV5 (or select_on=None)', args['select_on'])
+
+
+# The ASVspoof names each set key takes, with the root key each reads under (data/sets.py).
+SET_NAMES = {
+    'train_set': {'19LA': 'path_19LA', 'ASV5': 'path_ASV5'},
+    'calibration_set': {'19LA_dev': 'path_19LA', 'ASV5dev': 'path_ASV5'},
+    'eval_sets': {'19LA': 'path_19LA', '21LA': 'path_21LA', '21DF': 'path_21DF', 'ITW': 'path_ITW',
+                  'ASV5dev': 'path_ASV5', 'ASV5eval': 'path_ASV5'},
+}
+
+
+def _check_sets(args: dict) -> None:
+    """Each set an ASVspoof name whose root is set, or a manifest / folder that exists."""
+    given = [('calibration_set', args['calibration_set'])] + [('eval_sets', value) for value in args['eval_sets'] or []]
+    if not args['TEST']:
+        given.insert(0, ('train_set', args['train_set']))
+    for key, value in given:
+        if value is None:
+            continue
+        names = SET_NAMES[key]
+        if value in names:
+            require(args[names[value]] is not None, key, f"the {value} set is read under {names[value]}: set it",
+                    value)
+        else:
+            require(os.path.exists(value), key, f"neither an ASVspoof name ({', '.join(names)}) nor an existing "
+                    f"manifest file or folder", value)
+    # reports, metric and score files are named after the sets: no two may share a name
+    calibration = args['calibration_set']
+    named = [] if calibration is None else [(calibration if calibration in SET_NAMES['calibration_set']
+                                             else set_name(calibration), 'calibration_set', calibration)]
+    named += [(value if value in SET_NAMES['eval_sets'] else set_name(value), 'eval_sets', value)
+              for value in args['eval_sets'] or []]
+    for index, (name, key, value) in enumerate(named):
+        clash = next((other for other in named[:index] if other[0] == name), None)
+        require(clash is None, key, f"reports as {name!r}, as {clash[1]}={clash[2]!r} does: every set needs its "
+                f"own name (a manifest's file name, a folder's name)" if clash else '', value)
 
 
 # Keys that were removed, with what took their place (a saved command line names them).

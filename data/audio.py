@@ -1,13 +1,15 @@
 """Reading audio as mono float at the configured sample rate (16 kHz by default)."""
 import math
+import os
 import warnings
-from typing import Optional
+from typing import List, Optional
 
 import numpy as np
 import soundfile as sf
 from scipy import signal
 
 _warned_rates = set()
+AUDIO_EXTENSIONS = ('.flac', '.wav', '.mp3', '.ogg', '.opus', '.aiff', '.aif', '.au')
 
 
 class AudioReadError(RuntimeError):
@@ -48,3 +50,9 @@ def read_audio(path: str, sample_rate: int = 16000, max_samples: Optional[int] =
                           f"(warned once per rate)")
         wave = resample(wave, rate, sample_rate)
     return wave
+
+
+def audio_files_under(folder: str) -> List[str]:
+    """The audio files (AUDIO_EXTENSIONS) under `folder`, at any depth, in sorted order."""
+    return [os.path.join(here, name) for here, _, names in sorted(os.walk(folder))
+            for name in sorted(names) if name.lower().endswith(AUDIO_EXTENSIONS)]

@@ -1,5 +1,6 @@
 """Protocol readers (ASVspoof 2019 LA, 2021 LA / DF, ASVspoof 5, In-the-Wild): one `Trial`
 per row (docs/method.md section 3)."""
+import hashlib
 import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
@@ -22,9 +23,10 @@ DF21_PROTOCOL = 'keys/DF/CM/trial_metadata.txt'
 DF21_AUDIO = 'ASVspoof2021_DF_eval/flac'
 
 ITW_META = 'meta.csv'
-ASV5_PROTOCOLS = {'dev': 'ASVspoof5_protocols/ASVspoof5.dev.track_1.tsv',
+ASV5_PROTOCOLS = {'train': 'ASVspoof5_protocols/ASVspoof5.train.tsv',
+                  'dev': 'ASVspoof5_protocols/ASVspoof5.dev.track_1.tsv',
                   'eval': 'ASVspoof5_protocols/ASVspoof5.eval.track_1.tsv'}
-ASV5_AUDIO = {'dev': 'flac_D', 'eval': 'flac_E_eval'}
+ASV5_AUDIO = {'train': 'flac_T', 'dev': 'flac_D', 'eval': 'flac_E_eval'}
 
 LA21_CONDITIONS = {'codec': 2, 'transmission': 3}
 DF21_CONDITIONS = {'compression': 2, 'source': 3, 'vocoder': 8}
@@ -41,6 +43,7 @@ class Trial:
     label: int                    # 1 bona fide, 0 spoof
     attack: str                   # 'bonafide' or the attack id
     conditions: Dict[str, str] = field(default_factory=dict)
+    origin: str = field(default='', compare=False)   # 'manifest.csv:12': where the row was read (manifests)
 
 
 def _label(key: str, protocol: str, line_number: int) -> int:
@@ -156,10 +159,19 @@ def _read_asvspoof5(protocol: str, audio: Optional[str]) -> List[Trial]:
 
 
 def read_asvspoof5(root: str, split: str) -> List[Trial]:
-    """ASVspoof 5 track 1, `dev` or `eval`: whitespace-separated rows `SPEAKER_ID
+    """ASVspoof 5 track 1, `train`, `dev` or `eval`: whitespace-separated rows `SPEAKER_ID
     FLAC_FILE_NAME SPEAKER_GENDER CODEC CODEC_Q CODEC_SEED ATTACK_TAG ATTACK_LABEL KEY
     TMP`; the attack is ATTACK_LABEL, the codec a condition."""
     return _read_asvspoof5(os.path.join(root, ASV5_PROTOCOLS[split]), os.path.join(root, ASV5_AUDIO[split]))
+
+
+def rows_sha256(trials: List[Trial]) -> str:
+    """sha256 of the rows in order (id, label, attack): the same protocol read from another
+    folder has the same fingerprint; another protocol, or another order, does not."""
+    digest = hashlib.sha256()
+    for trial in trials:
+        digest.update(f"{trial.utt_id}\t{trial.label}\t{trial.attack}\n".encode('utf-8'))
+    return digest.hexdigest()
 
 
 def summary(name: str, trials: List[Trial]) -> str:

@@ -27,7 +27,8 @@ LAYOUTS = {
     meta.csv   (header file,speaker,label; label bona-fide or spoof)
     0.wav, 1.wav, ...""",
     'ASV5': """<path_ASV5>/
-    ASVspoof5_protocols/ASVspoof5.{dev,eval}.track_1.tsv
+    ASVspoof5_protocols/ASVspoof5.train.tsv, ASVspoof5.{dev,eval}.track_1.tsv
+    flac_T/T_*.flac
     flac_D/D_*.flac
     flac_E_eval/E_*.flac""",
 }
@@ -155,3 +156,47 @@ def check_readable(name: str, trials: List[Trial], decode: bool = False) -> None
     if bad:
         listed = '\n    '.join(f"{path}: {problem}" for path, problem in bad)
         raise DatasetError(f"{name}: {len(bad):,} of {len(trials):,} audio files cannot be read:\n    {listed}")
+
+
+def _header_facts(path: str) -> Tuple[int, int]:
+    """(sample rate, frames) from the header; OSError / libsndfile's errors when unreadable."""
+    with sf.SoundFile(path) as audio:
+        return audio.samplerate, audio.frames
+
+
+def _labelled_problem(path: str, sample_rate: int, min_samples: int, decode: bool) -> Optional[str]:
+    if not os.path.isfile(path):
+        return 'missing'
+    try:
+        rate, frames = _header_facts(path)
+    except Exception as error:  # libsndfile raises RuntimeError / LibsndfileError / TypeError
+        return f"unreadable: {type(error).__name__}: {error}"
+    if rate != sample_rate:
+        return (f"sample rate {rate} Hz, expected sample_rate={sample_rate} (convert the set once: python3 -m "
+                f"tools.make_manifest ... --resample-to DIR; or set sample_rate)")
+    if frames < min_samples:
+        return (f"{frames} samples, shorter than the {min_samples} samples the backbone needs at least "
+                f"({frames / sample_rate:.3f} s)")
+    if decode:
+        try:
+            read_audio(path, sample_rate)
+        except Exception as error:  # AudioReadError names non-finite samples; libsndfile's and PyAV's errors
+            return f"{type(error).__name__}: {error}"
+    return None
+
+
+def check_labelled_audio(name: str, trials: List[Trial], sample_rate: int, min_samples: int,
+                         decode: bool = False, workers: Optional[int] = None) -> None:
+    """Every file of a manifest or folder set exists, has a readable header at `sample_rate`
+    and at least `min_samples` samples (with `decode`, decodes whole to finite samples); the
+    problems are named with the manifest's line, all at once, before anything trains."""
+    workers = workers or default_header_workers()
+    with ThreadPoolExecutor(workers) as pool:
+        problems = list(tqdm(pool.map(lambda t: _labelled_problem(t.path, sample_rate, min_samples, decode), trials),
+                             total=len(trials), leave=False, dynamic_ncols=True,
+                             desc=f"{'decoding' if decode else 'checking'} {name} audio"))
+    bad = [(trial, problem) for trial, problem in zip(trials, problems) if problem is not None]
+    if bad:
+        listed = '\n    '.join(f"{trial.origin or trial.path}: {trial.path}: {problem}" for trial, problem in bad[:20])
+        more = f"\n    ... and {len(bad) - 20:,} more" if len(bad) > 20 else ''
+        raise DatasetError(f"{name}: {len(bad):,} of {len(trials):,} audio files cannot be used:\n    {listed}{more}")

@@ -11,6 +11,7 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 
 from data.protocol import Trial
+from data.sets import development_name
 from evaluation.calibration import fit_calibration
 from evaluation.report import ReportTo, report_set
 from evaluation.results_card import build_card, dataset_entries, metrics_table, write_card
@@ -28,8 +29,9 @@ class Evaluator:
         run's folder on the writing process, None on the others."""
         self.args, self.evaluation, self.calibration = args, evaluation, calibration
         self.asv_scores, self.score, self.logger, self.log, self.run_dir = asv_scores, score, logger, log, run_dir
+        self.development_name = development_name(args)
         named = {**({'train': train} if train is not None else {}),
-                 **({args['calibration_set']: calibration} if calibration is not None else {}), **evaluation}
+                 **({self.development_name: calibration} if calibration is not None else {}), **evaluation}
         self.datasets = dataset_entries(protocols, named) if run_dir else {}
         self.records: List[dict] = []           # one per evaluation (evaluation/selection.py)
         self.averaged: Optional[dict] = None    # the record of the averaged model (average_last)
@@ -56,7 +58,7 @@ class Evaluator:
                       'eval' if label is None else f'eval_{label}')
         dev, calibration = None, None
         if self.calibration is not None:
-            name = self.args['calibration_set']
+            name = self.development_name
             scores = self.score(self.calibration, name)
             if self.is_main:
                 labels = np.array([t.label for t in self.calibration])

@@ -47,6 +47,34 @@ def score_histograms(scores: Sequence[float], labels: Sequence[int], attacks: Se
 
 
 @literal_text
+def group_histograms(scores: Sequence[float], labels: Sequence[int], values: Sequence[str], column: str, title: str,
+                     most: int = 16):
+    """One panel per value of a grouping column (speaker, language, ...; the `most` most frequent):
+    its bona fide scores against its spoofed ones (against all bona fide when it has none)."""
+    scores, labels, values = np.asarray(scores, float), np.asarray(labels), np.asarray(values)
+    names, counts = np.unique(values, return_counts=True)
+    names = [str(name) for name in names[np.argsort(-counts, kind='stable')][:most]]
+    columns = min(4, max(1, len(names)))
+    rows = int(np.ceil(len(names) / columns)) or 1
+    figure, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.4 * rows), squeeze=False)
+    bins = np.linspace(scores.min(), scores.max() + 1e-9, 40)
+    for axis, name in zip(axes.flat, names):
+        chosen = values == name
+        bona = chosen & (labels == 1) if (chosen & (labels == 1)).any() else labels == 1
+        for rows_of, label, colour in ((bona, 'bona fide', 'tab:green'), (chosen & (labels == 0), 'spoof', 'tab:red')):
+            if rows_of.any():
+                axis.hist(scores[rows_of], bins, alpha=0.6, density=True, label=label, color=colour,
+                          histtype='stepfilled')
+        axis.set_title(f"{column}: {name or '(empty)'}", fontsize=9)
+        axis.legend(fontsize=7)
+    for axis in list(axes.flat)[len(names):]:
+        axis.axis('off')
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+@literal_text
 def det_plot(scores: Sequence[float], labels: Sequence[int], title: str):
     """DET curve on normal-deviate axes with the EER point marked."""
     scores, labels = np.asarray(scores, float), np.asarray(labels)

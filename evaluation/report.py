@@ -12,7 +12,7 @@ from evaluation.breakdown import BreakdownRow, eer_breakdown, format_table, writ
 from evaluation.calibration import LinearCalibration
 from evaluation.dcf import act_dcf, cllr, min_dcf
 from evaluation.metrics import check_asv_covers, compute_eer, min_tdcf, read_asv_scores
-from evaluation.plots import det_plot, score_histograms
+from evaluation.plots import det_plot, group_histograms, score_histograms
 
 
 @dataclass
@@ -117,8 +117,14 @@ def report_set(name: str, trials: List[Trial], scores: np.ndarray, epoch: int, t
             logger.log_metric(f"{root}/{row.group}/{row.value}/eer", row.eer, epoch)
     labels = np.array([t.label for t in trials])
     attacks = [t.attack for t in trials]
-    for figure_name, figure in ((f"{name}_scores_{label}", score_histograms(scores, labels, attacks, title)),
-                                (f"{name}_det_{label}", det_plot(scores, labels, title))):
+    figures = [(f"{name}_scores_{label}", lambda: score_histograms(scores, labels, attacks, title)),
+               (f"{name}_det_{label}", lambda: det_plot(scores, labels, title))]
+    for column in sorted({key for trial in trials for key in trial.conditions}):
+        values = [trial.conditions.get(column, '') for trial in trials]
+        figures.append((f"{name}_scores_by_{column}_{label}",
+                        lambda values=values, column=column: group_histograms(scores, labels, values, column, title)))
+    for figure_name, draw in figures:
+        figure = draw()
         logger.log_image(figure_name, figure)
         plt.close(figure)
     return report

@@ -7,6 +7,7 @@ import json
 import os
 from typing import Dict, List, Optional
 
+from data.protocol import rows_sha256
 from evaluation.selection import development_metrics, oracle_minima, selected_record
 from utils.atomic import atomic_text
 from utils.provenance import config_sha256, file_sha256, git_state
@@ -20,10 +21,12 @@ class CardError(ValueError):
 
 
 def dataset_entries(protocols: Dict[str, str], trials: Dict[str, list]) -> Dict[str, dict]:
-    """{set: {'protocol', 'sha256', 'trials', 'bona', 'spoof'}}."""
-    return {name: {'protocol': path, 'sha256': file_sha256(path), 'trials': len(trials[name]),
-                   'bona': sum(t.label == 1 for t in trials[name]), 'spoof': sum(t.label == 0 for t in trials[name])}
-            for name, path in protocols.items() if name in trials and os.path.isfile(path)}
+    """{set: {'protocol', 'sha256', 'trials', 'bona', 'spoof'}}: the SHA-256 of its protocol or
+    manifest file (of its rows for a folder, whose protocol is '')."""
+    return {name: {'protocol': path, 'sha256': file_sha256(path) if path else rows_sha256(trials[name]),
+                   'trials': len(trials[name]), 'bona': sum(t.label == 1 for t in trials[name]),
+                   'spoof': sum(t.label == 0 for t in trials[name])}
+            for name, path in protocols.items() if name in trials and (not path or os.path.isfile(path))}
 
 
 def build_card(args: dict, records: List[dict], averaged: Optional[dict], datasets: Dict[str, dict],
@@ -94,7 +97,21 @@ def card_markdown(card: dict) -> str:
               '|---|---|---|---|---|']
     lines += [f"| {name} | {entry['trials']} | {entry['bona']} | {entry['spoof']} | {entry['sha256'][:16]}... |"
               for name, entry in card['datasets'].items()]
-    return '\n'.join(lines) + '\n'
+    return '\n'.join(lines + breakdown_tables(selected)) + '\n'
+
+
+def breakdown_tables(record: dict) -> List[str]:
+    """Markdown lines: each set's EER per attack and per grouping value at the selected epoch."""
+    lines = []
+    for name, metrics in (record.get('sets') or {}).items():
+        groups = metrics.get('groups') or []     # records written before groups were kept have none
+        if not groups:
+            continue
+        lines += ['', f"## {name}: EER by attack and grouping (selected epoch)", '',
+                  '| grouping | value | bona fide | spoof | EER % |', '|---|---|---|---|---|']
+        lines += [f"| {row['group']} | {row['value']} | {row['bona']} | {row['spoof']} | "
+                  f"{'-' if row['eer'] != row['eer'] else format(row['eer'], '.3f')} |" for row in groups]
+    return lines
 
 
 def write_card(run_dir: str, card: dict) -> None:

@@ -6,7 +6,8 @@ A run's evaluations are kept as records, one per evaluation, plain dicts that a
 checkpoint can hold:
     {'epoch': 5, 'dev': {...metrics} or None, 'sets': {'19LA': {...metrics}, ...},
      'threshold': float or None, 'bayes_threshold': {...} or None, 'calibration': {...} or None}
-with metrics {'eer', 'threshold', 'min_dcf', 'act_dcf', 'cllr', 'min_tdcf', 'bona', 'spoof'}.
+with metrics {'eer', 'threshold', 'min_dcf', 'act_dcf', 'cllr', 'min_tdcf', 'bona', 'spoof', 'groups'}
+('groups': the EER per attack and per value of each grouping column, evaluation/breakdown.py).
 """
 from typing import Dict, List, Optional
 
@@ -19,7 +20,10 @@ METRICS = ('eer', 'min_dcf', 'act_dcf', 'cllr', 'min_tdcf')
 
 def metrics_of(report: SetReport) -> dict:
     return {'eer': report.eer, 'threshold': report.threshold, 'min_dcf': report.min_dcf, 'act_dcf': report.act_dcf,
-            'cllr': report.cllr, 'min_tdcf': report.min_tdcf, 'bona': report.bona, 'spoof': report.spoof}
+            'cllr': report.cllr, 'min_tdcf': report.min_tdcf, 'bona': report.bona, 'spoof': report.spoof,
+            # plain Python values: a checkpoint holds the records, and weights-only loading takes no numpy scalar
+            'groups': [{'group': str(row.group), 'value': str(row.value), 'bona': int(row.bona),
+                        'spoof': int(row.spoof), 'eer': float(row.eer)} for row in report.rows[1:]]}
 
 
 def bayes_threshold(calibration: Optional[LinearCalibration], p_spoof: float = DetectionCosts().p_spoof
@@ -33,9 +37,12 @@ def bayes_threshold(calibration: Optional[LinearCalibration], p_spoof: float = D
 
 
 def development_metrics(record: dict, select_on: Optional[str]) -> Optional[dict]:
-    """The metrics of the set `select_on` names in one evaluation record."""
+    """The metrics of the set `select_on` names in one evaluation record ('dev': its
+    development set, whatever its name)."""
     if select_on is None:
         return None
+    if select_on == 'dev':
+        return record.get('dev')
     if record.get('dev') is not None and record['dev'].get('name') == select_on:
         return record['dev']
     return record['sets'].get(select_on)

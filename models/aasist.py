@@ -154,8 +154,17 @@ class AASISTDetector(EBMDetector):
     def forward(self, features: torch.Tensor) -> List[torch.Tensor]:
         return [self.aasist(features, freq_aug=self.freq_aug and self.training)[0]]
 
-    def frozen_parameters(self) -> List[nn.Parameter]:
+    def always_frozen(self) -> List[nn.Parameter]:
         return list(self.aasist.out_layer.parameters())
+
+    def fine_tune_prefixes(self, scope: str) -> Tuple[str, ...]:
+        """'heads': the centroid (the embedding is AASIST's last hidden layer); 'last_block': with
+        the second heterogeneous graph layer of both branches and its pooling."""
+        heads = ('centroids.',)
+        if scope == 'heads':
+            return heads
+        return heads + ('aasist.HtrgGAT_layer_ST12.', 'aasist.HtrgGAT_layer_ST22.', 'aasist.pool_hS2.',
+                        'aasist.pool_hT2.')
 
     def scores_from_features(self, features: torch.Tensor) -> torch.Tensor:
         if self.score_with == 'logit':

@@ -5,7 +5,7 @@ Parameter names follow the authors' classifier (bridge_module.*, AHP_ASP, linear
 layer_norm) so that their saved state dicts load (`load_ebm_classifier`).
 """
 import contextlib
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -118,8 +118,13 @@ class BridgeDetector(EBMDetector):
         self._freeze_ssl(epoch <= self.freeze_until_epoch)
         self.ssl_trained = self.ssl_trained or not self.ssl_frozen
 
-    def frozen_parameters(self) -> List[nn.Parameter]:
+    def always_frozen(self) -> List[nn.Parameter]:
         return list(self.ssl.parameters()) if self.ssl_frozen and self.ssl is not None else []
+
+    def fine_tune_prefixes(self, scope: str) -> Tuple[str, ...]:
+        """'heads': the classifier's last linear layer and the centroid; 'last_block': the whole
+        bridge classifier."""
+        return ('classifier.linear.', 'centroids.') if scope == 'heads' else ('classifier.', 'centroids.')
 
     def train(self, mode: bool = True) -> 'BridgeDetector':
         super().train(mode)

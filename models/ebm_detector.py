@@ -1,6 +1,6 @@
 """The interface every backbone implements, and what all of them share (docs/method.md section 8c)."""
 import abc
-from typing import List, Sequence
+from typing import List, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -30,6 +30,7 @@ class EBMDetector(nn.Module, metaclass=abc.ABCMeta):
     """
 
     centroids: nn.ParameterList
+    held: List[nn.Parameter] = []     # set by train_only (fine-tuning a part)
 
     def init_centroids(self, embedding_sizes: Sequence[int]) -> None:
         """One (1, D_k) centroid per head, owned here so that one checkpoint holds all a score needs."""
@@ -54,9 +55,27 @@ class EBMDetector(nn.Module, metaclass=abc.ABCMeta):
     def start_epoch(self, epoch: int) -> None:
         """Called before each training epoch (a backbone may unfreeze a part)."""
 
-    def frozen_parameters(self) -> List[nn.Parameter]:
-        """Parameters no optimisation step may train."""
+    def always_frozen(self) -> List[nn.Parameter]:
+        """Parameters the backbone itself never trains (now)."""
         return []
+
+    def fine_tune_prefixes(self, scope: str) -> Tuple[str, ...]:
+        """The parameter-name prefixes that train under init_train=`scope` ('heads' or
+        'last_block'); each backbone names its own."""
+        raise NotImplementedError(f"{type(self).__name__} names no parts for init_train={scope}")
+
+    def train_only(self, scope: str) -> List[str]:
+        """Hold every parameter outside `scope` (fine_tune_prefixes) fixed from now on; returns
+        the names of those that still train."""
+        prefixes = self.fine_tune_prefixes(scope)
+        self.held = [p for name, p in self.named_parameters() if not name.startswith(prefixes)]
+        for parameter in self.held:
+            parameter.requires_grad_(False)
+        return [name for name, _ in self.named_parameters() if name.startswith(prefixes)]
+
+    def frozen_parameters(self) -> List[nn.Parameter]:
+        """Parameters no optimisation step may train: the backbone's own, and those train_only holds."""
+        return self.always_frozen() + list(self.held)
 
     def scores_from_features(self, features: torch.Tensor) -> torch.Tensor:
         """features -> (B,) cosine of the last head's embedding to its centroid."""

@@ -1,6 +1,6 @@
 """The EBM detector on HM-Conformer: LFCC, feature masking, HM-Conformer, the embedding heads
 and their centroids (docs/method.md sections 7 and 8)."""
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -40,6 +40,17 @@ class HMConformerDetector(EBMDetector):
         aggregated, levels = self.frontend(features)
         inputs = levels + [aggregated]
         return [head(x) for head, x in zip(self.backends, inputs)]
+
+    def fine_tune_prefixes(self, scope: str) -> Tuple[str, ...]:
+        """'heads': everything after the Conformer encoder (the level projections, the attentive
+        pooling, the aggregation, the embedding heads, the centroids); 'last_block': with the
+        encoder's last block and its final norm."""
+        heads = tuple(f'frontend.{name}.' for name, _ in self.frontend.named_children() if name != 'conformer_mp') \
+            + ('backends.', 'centroids.')
+        if scope == 'heads':
+            return heads
+        last = len(self.frontend.conformer_mp.encoders) - 1
+        return heads + (f'frontend.conformer_mp.encoders.{last}.', 'frontend.conformer_mp.after_norm.')
 
     def load_hm_conformer_release(self, directory: str, tag: str = 'DF', epoch: int = 20,
                                   parts=('frontend', 'backend', 'loss')) -> List[str]:

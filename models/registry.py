@@ -46,3 +46,8 @@ def build_detector(args: dict) -> EBMDetector:
 def detector_keys(args: dict) -> List[str]:
     """The configuration keys the detector's shapes are built from (named when a checkpoint does not fit)."""
     return sorted({'backbone', *get_backbone(args['backbone']).keys()})
+
+
+def shortest_input(args: dict) -> int:
+    """The fewest samples the chosen backbone accepts (its shortest input, min_frames frames)."""
+    return get_backbone(args['backbone']).min_frames * args['hop'] - 40

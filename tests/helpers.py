@@ -38,7 +38,7 @@ def metric_steps(run_dir, name):
 
 def make_itw_and_asv5(demo_corpus, folder):
     """Small In-the-Wild and ASVspoof 5 (track 1) sets in their release layouts, built
-    from the demo corpus's 19LA eval audio: returns {'path_ITW': ..., 'path_ASV5': ...}."""
+    from the demo corpus's 19LA eval audio (ASVspoof 5 train: its 19LA train audio): returns {'path_ITW': ..., 'path_ASV5': ...}."""
     import soundfile as sf
     from data.protocol import read_asvspoof2019
     trials = read_asvspoof2019(demo_corpus['path_19LA'], 'eval')
@@ -55,10 +55,13 @@ def make_itw_and_asv5(demo_corpus, folder):
     asv5 = os.path.join(folder, 'ASVspoof5')
     os.makedirs(os.path.join(asv5, 'ASVspoof5_protocols'), exist_ok=True)
     codecs = ['-', 'C01', 'C05']
-    for split, audio, prefix, rows in (('dev', 'flac_D', 'D', bona[:10] + spoof[:50]),
+    train = read_asvspoof2019(demo_corpus['path_19LA'], 'train')
+    for split, audio, prefix, rows in (('train', 'flac_T', 'T', train),
+                                       ('dev', 'flac_D', 'D', bona[:10] + spoof[:50]),
                                        ('eval', 'flac_E_eval', 'E', bona[10:25] + spoof[50:125])):
         os.makedirs(os.path.join(asv5, audio), exist_ok=True)
-        with open(os.path.join(asv5, 'ASVspoof5_protocols', f'ASVspoof5.{split}.track_1.tsv'), 'w') as protocol:
+        protocol_name = 'ASVspoof5.train.tsv' if split == 'train' else f'ASVspoof5.{split}.track_1.tsv'
+        with open(os.path.join(asv5, 'ASVspoof5_protocols', protocol_name), 'w') as protocol:
             for index, trial in enumerate(rows):
                 name = f'{prefix}_{index:010d}'
                 shutil.copyfile(trial.path, os.path.join(asv5, audio, name + '.flac'))

@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from data.asvspoof_sets import training_trials
+from data.sets import training_trials
 from vocoder.hifigan import CONFIGS, GeneratorLoadError, HiFiGANConfig, HiFiGANGenerator, load_generator, save_generator
 from vocoder.copy_synthesis import CopySynthesiser
 from vocoder.mel_analysis import HiFiGANMel

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from data.asvspoof_sets import evaluation_trials
+from data.sets import evaluation_trials
 from data.protocol import ProtocolError, read_asvspoof5, read_in_the_wild, read_protocol_file
 from data.validation import DatasetError
 from tests.helpers import make_itw_and_asv5, metric_steps, tiny_args

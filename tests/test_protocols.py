@@ -4,7 +4,7 @@ import shutil
 import pytest
 
 from arguments import get_args
-from data.asvspoof_sets import evaluation_trials, training_trials
+from data.sets import evaluation_trials, training_trials
 from data.protocol import (ProtocolError, read_asvspoof2019, read_asvspoof2021_df, read_asvspoof2021_la, summary)
 from data.validation import DatasetError
 from tests.helpers import FIXTURES, reference_path

@@ -40,14 +40,12 @@ from typing import Dict, List, Sequence
 
 import torch
 
-from data.audio import AudioReadError
+from data.audio import AUDIO_EXTENSIONS, AudioReadError, audio_files_under
 from evaluation.segments import save_timeline, windows_as_dicts
 from inference import DecisionError, Detector
 from trainer.checkpoint import CheckpointError, checkpoint_file
 from utils.atomic import WriteFailed, atomic_text
 from utils.output_paths import OutputPathError, check_output
-
-AUDIO_EXTENSIONS = ('.flac', '.wav', '.mp3', '.ogg', '.opus', '.aiff', '.aif', '.au')
 
 
 class InputError(ValueError):
@@ -60,8 +58,7 @@ def audio_files(inputs: List[str]) -> List[str]:
     files = []
     for item in inputs:
         if os.path.isdir(item):
-            found = [os.path.join(folder, n) for folder, _, names in sorted(os.walk(item))
-                     for n in sorted(names) if n.lower().endswith(AUDIO_EXTENSIONS)]
+            found = audio_files_under(item)
             if not found:
                 raise InputError(f"{item}: the folder holds no audio file ({', '.join(AUDIO_EXTENSIONS)})")
             files += found

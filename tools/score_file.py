@@ -5,7 +5,8 @@ breakdown per attack and condition.
                                 [--calibrate-with DEV_SCORES DEV_PROTOCOL [--llr-out OUT]]
 
 The protocol may be 2019 LA (train/dev/eval), 2021 LA or 2021 DF (eval rows only),
-ASVspoof 5 track 1 (dev/eval .tsv) or an In-the-Wild meta.csv; the score file `utt_id
+ASVspoof 5 track 1 (dev/eval .tsv), an In-the-Wild meta.csv or a manifest (docs/data.md:
+its grouping columns are broken down too); the score file `utt_id
 score` lines or the 2019 CM format `utt_id attack key score`. minDCF, actDCF and Cllr
 use the ASVspoof 5 costs (P_spoof 0.05, C_miss 1, C_fa 10) and equal its evaluation
 package's values: actDCF and Cllr read the scores as log-likelihood ratios. With
@@ -18,7 +19,8 @@ import math
 import os
 import sys
 
-from data.protocol import ProtocolError, read_protocol_file
+from data.manifest import read_protocol_or_manifest
+from data.protocol import ProtocolError
 from evaluation.breakdown import format_table, write_tsv
 from evaluation.calibration import LinearCalibration, fit_calibration
 from evaluation.report import score_set
@@ -57,11 +59,11 @@ def main(argv=None) -> int:
         calibration = LinearCalibration(1.0, 0.0)  # the scores are taken as LLRs, as the ASVspoof 5 package does
         if options.calibrate_with:
             dev_scores_path, dev_protocol = options.calibrate_with
-            dev_trials = read_protocol_file(dev_protocol)
+            dev_trials = read_protocol_or_manifest(dev_protocol)
             dev_scores, dev_trials = match_scores(dev_trials, read_scores(dev_scores_path), dev_scores_path)
             dev_labels = [t.label == 1 for t in dev_trials]
             calibration = fit_calibration(dev_scores[dev_labels], dev_scores[[not b for b in dev_labels]])
-        trials = read_protocol_file(options.protocol)
+        trials = read_protocol_or_manifest(options.protocol)
         scores, trials = match_scores(trials, read_scores(options.scores), options.scores)
         report = score_set(os.path.basename(options.protocol), trials, scores, options.asv_scores, calibration)
         if options.llr_out:

@@ -118,6 +118,8 @@ def build_training_parts(args: dict, train_trials: Optional[List[Trial]], rank: 
     """Everything the trainer's loop needs, on `device`; no loader without training trials."""
     _check_every_key_is_read()
     detector = build_detector(args).to(device)
+    if args['init_train'] != 'all':
+        detector.train_only(args['init_train'])
     if args['compile']:
         compile_detector(detector, args['compile_backend'])
     if world_size > 1 and device.type == 'cuda':

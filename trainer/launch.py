@@ -8,10 +8,10 @@ from typing import Callable, NoReturn, Optional
 import torch
 import torch.multiprocessing as mp
 
-from data.asvspoof_sets import RunTrials, run_trials
 from data.audio_band import measure_band, measured_keys
 from data.balanced_loader import per_process_rows
-from models.registry import detector_keys, get_backbone
+from data.sets import RunTrials, run_trials
+from models.registry import detector_keys, get_backbone, shortest_input
 from trainer.build import build_detector_for_checkpoint
 from trainer.checkpoint import RESUME_KEYS, load_checkpoint, load_model_state, resolve_resume
 from trainer.distributed import is_collective_failure, start_process_group
@@ -179,9 +179,9 @@ class Checked:
 def preflight(args: dict) -> Checked:
     """The checks that must pass before any process starts: for training a global batch
     that the processes share evenly; the backbone's own (its weights' shapes), datasets on
-    disk (layouts, protocols, every audio header), for TEST a checkpoint that fits the
-    model, for training a run folder no other live process holds, that holds no earlier
-    run unless resuming (resume=auto or a path) and, when resuming, a complete checkpoint
+    disk (layouts, protocols or manifests, every audio header), for TEST a checkpoint that fits
+    the model, for fine-tuning (init_from) starting weights that fit it, for training a run
+    folder no other live process holds, that holds no earlier run unless resuming (resume=auto or a path) and, when resuming, a complete checkpoint
     that fits, trained with this configuration and these training rows
     (trainer/resume_check.py), and a run folder this process can create and write. Raises
     ConfigError / DatasetError / CheckpointError / RunFolderInUse naming the path. Returns the
@@ -195,7 +195,7 @@ def preflight(args: dict) -> Checked:
     get_backbone(args['backbone']).preflight(args)
     if args['codec_cache'] and not args['TEST']:
         check_cache_folder(args['codec_cache'])
-    trials = run_trials(args)
+    trials = run_trials(args, min_samples=shortest_input(args))
     if args['TEST']:
         checkpoint, required = args['checkpoint'], ('model',)
     else:
@@ -205,6 +205,9 @@ def preflight(args: dict) -> Checked:
             _check_run_folder(args, folder)
         checkpoint = resolve_resume(args['resume'], os.path.join(folder, 'models', 'last.pt'))
         required = RESUME_KEYS
+    if not args['TEST'] and not checkpoint and args['init_from']:
+        start = load_checkpoint(args['init_from'], ('model',), args['trust_checkpoint'])
+        load_model_state(build_detector_for_checkpoint(args), start, args, args['init_from'], detector_keys(args))
     state = None
     if checkpoint:
         state = load_checkpoint(checkpoint, required, args['trust_checkpoint'])

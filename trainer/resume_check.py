@@ -4,13 +4,12 @@ the learning rate, the model, the augmentation) or with other training rows is r
 before training unless `resume_override` names it. The optimiser's and the schedule's keys
 named there are applied to the restored optimiser and schedule, so that the run follows
 what parameters.txt says."""
-import hashlib
 from typing import Dict, List, Sequence
 
 import torch
 
 from arguments import resumable_keys
-from data.protocol import Trial
+from data.protocol import Trial, rows_sha256
 from utils.config import ConfigError
 
 # A key declared `resumable` in arguments.py says where a run writes, what it evaluates or how
@@ -21,12 +20,8 @@ OPTIMISER_KEYS = ('lr', 'lr_min', 'weight_decay', 'T_0', 'T_mult')
 
 
 def train_fingerprint(trials: Sequence[Trial]) -> str:
-    """sha256 of the training rows in order (id, label, attack): the same protocol read from
-    another folder has the same fingerprint; another protocol, or another order, does not."""
-    digest = hashlib.sha256()
-    for trial in trials:
-        digest.update(f"{trial.utt_id}\t{trial.label}\t{trial.attack}\n".encode('utf-8'))
-    return digest.hexdigest()
+    """The training rows' fingerprint (data.protocol.rows_sha256)."""
+    return rows_sha256(list(trials))
 
 
 def changed_keys(saved_args: Dict, args: Dict) -> List[str]:

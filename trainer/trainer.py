@@ -13,11 +13,11 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from arguments import SYSTEM, resumable_keys
-from data.asvspoof_sets import RunTrials, asv_score_paths, protocol_paths, run_trials
 from data.datasets import UnreadableData
+from data.sets import RunTrials, asv_score_paths, protocol_paths, run_trials
 from data.views import crop_samples
 from evaluation.evaluator import Evaluator
-from models.registry import detector_keys
+from models.registry import detector_keys, shortest_input
 from recipes.presets import recipe_values
 from trainer.build import build_training_parts
 from trainer.centroid_monitor import CentroidMonitor
@@ -68,7 +68,7 @@ class Trainer:
         seed_everything(args['rand_seed'], args['cudnn_deterministic'])
         self.session = RunSession(args, rank)
         self.run_dir, self.logger, self.log = self.session.dir, self.session.logger, self.session.log
-        trials = trials if trials is not None else run_trials(args, self.log)
+        trials = trials if trials is not None else run_trials(args, self.log, shortest_input(args))
         self.evaluator = Evaluator(args, trials.evaluation, trials.calibration, protocol_paths(args),
                                    asv_score_paths(args), self._score, self.logger, self.log, self.run_dir,
                                    trials.train)
@@ -125,6 +125,8 @@ class Trainer:
             dist.broadcast_object_list(holder, 0)
             resume = holder[0]
         pending = resume is not None and self.resume(resume)
+        if resume is None and self.args['init_from']:
+            self.start_from(self.args['init_from'])
         if self.is_main:
             if self.args['eval_from_epoch'] > self.args['epoch']:
                 self.log(f"warning: epoch={self.args['epoch']} ends before eval_from_epoch="
@@ -193,6 +195,15 @@ class Trainer:
     def save_last(self) -> None:
         if self.is_main:
             save_checkpoint(self.last_path, self._state())
+
+    def start_from(self, path: str) -> None:
+        """Fine-tuning (init_from): the model weights of the checkpoint, release folder or imported
+        release at `path`; the optimiser, the schedule and the epoch count start afresh."""
+        state = load_checkpoint(path, ('model',), self.args['trust_checkpoint'])
+        load_model_state(self.detector, state, self.args, path, detector_keys(self.args))
+        trained = self.args['init_train']
+        self.log(f"init_from: the model starts from the weights of {path}; optimiser and schedule are fresh"
+                 + ('' if trained == 'all' else f"; only its {trained.replace('_', ' ')} train (init_train)"))
 
     def resume(self, path: str) -> bool:
         """Continue from the checkpoint at `path` (the pre-flight's copy when it read that file);

@@ -254,10 +254,18 @@ class Text(Rule):
 
 
 class Texts(Rule):
-    requirement = 'must be a list of strings'
+    """A list of strings; with `optional`, None too (`key=a,b` or `key=[a,b]` on the command line)."""
+
+    def __init__(self, optional: bool = False):
+        self.optional = optional
+        self.requirement = 'must be a list of strings' + (' or None' if optional else '')
 
     def accepts(self, value: Any) -> bool:
-        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+        listed = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        return listed or (self.optional and value is None)
+
+    def parse(self, key: str, text: str) -> Any:
+        return [item.strip().strip('\'"') for item in text.strip().strip('[]').split(',') if item.strip()]
 
 
 class Key(NamedTuple):

@@ -6,6 +6,7 @@ recipes/telephone/corpus.py):
     python3 -m recipes.study ebm CORPUS [key=value ...]   # one EBM run
     python3 -m recipes.study report CORPUS EVAL_SCORES [DEV_SCORES]
     python3 -m recipes.study ablation CORPUS [--rows a,b] [--seeds 1,2] [key=value ...]
+    python3 -m recipes.study finetune CORPUS [--release AASIST-L.pth] [--seeds 1] [key=value ...]
 
 `baseline` fits two classic countermeasures on the train split: a logistic regression on the
 mean and standard deviation of 20 MFCCs per utterance, and a two-class GMM (32 diagonal
@@ -18,7 +19,9 @@ resumably, and writes the table to results/EBM/bench/ablation_<corpus>.md and .c
 report gives the EER (percent) on dev; on all of eval; on the attacks seen in training and on
 those never seen, each against all bona fide eval utterances; and on the bona fide utterances
 of speakers never heard in training against all eval spoofs. The groups are read from the
-protocols (speaker column, attacks of the train split).
+protocols (speaker column, attacks of the train split). `finetune` compares AASIST-L's released
+weights (or a release of this project) zero-shot, EBM-trained from scratch, and EBM fine-tuned
+from them (init_from).
 """
 import csv
 import glob
@@ -38,6 +41,7 @@ from data.protocol import protocol_2019_path, read_asvspoof2019
 from evaluation.metrics import compute_eer
 from models.lfcc import LFCC
 from recipes.presets import SMALL_DATA_SCHEDULE
+from utils.run_folder import evaluation_run_name
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(REPO, 'results')
@@ -303,6 +307,44 @@ def ablation(corpus: str, rows: List[str], seeds: List[int], common: List[str]) 
             f"--seeds {','.join(map(str, seeds))}" + ''.join(f' {item}' for item in common), lines)
 
 
+# AASIST-L, the smaller of the two AASIST releases (clovaai/aasist models/weights/AASIST-L.pth)
+AASIST_L = ['backbone=aasist', 'aasist_channels=[32,32,24,24]', 'aasist_gat_dims=[24,32]',
+            'aasist_pool_ratios=[0.4,0.5,0.7]']
+
+
+def finetune(corpus: str, release: str, seeds: List[int], common: List[str]) -> None:
+    """A released model on the corpus three ways: zero-shot, trained from scratch with EBM, and
+    fine-tuned with EBM from the release (init_from: its weights, a fresh optimiser), the last two
+    on the same schedule. `release` is AASIST's released .pth (imported as AASIST-L and scored
+    zero-shot with its own logit, as their code scores) or a checkpoint or release folder of this
+    project (its model keys given in `common`). Writes the table."""
+    tag = os.path.basename(os.path.normpath(corpus))
+    model, zero_shot_keys, label = [], [], os.path.basename(os.path.normpath(release))
+    if release.endswith('.pth'):
+        model, zero_shot_keys = AASIST_L, ['aasist_score=logit']
+        imported = os.path.join(RESULTS, 'EBM', 'bench', f'{tag}_aasist_l_release.pt')
+        os.makedirs(os.path.dirname(imported), exist_ok=True)
+        if not os.path.isfile(imported):
+            subprocess.run([sys.executable, '-m', 'tools.import_release', '--release', release, '--out', imported,
+                            *AASIST_L], check=True, cwd=REPO)
+        release = imported
+    stem = f"{tag}_finetune_{label.replace('.', '_')}"
+    zero_shot = _run_dir(evaluation_run_name(release))     # where TEST=True writes
+    if not _epochs(zero_shot):
+        run_ebm(corpus, [*model, *zero_shot_keys, 'TEST=True', f'checkpoint={release}', *common])
+    table = [{'row': 'release, zero-shot', 'seed': 0, **run_eers(corpus, zero_shot)}]
+    for row, extra in (('EBM from scratch', []), ('EBM fine-tuned from the release', [f'init_from={release}'])):
+        for seed in seeds:
+            name = f"{stem}_{'finetuned' if extra else 'scratch'}_seed{seed}"
+            overrides = [*model, *extra, *common, f'rand_seed={seed}', f'name={name}', 'resume=auto']
+            if not _finished(_run_dir(name), overrides):
+                run_ebm(corpus, overrides)
+            table.append({'row': row, 'seed': seed, **run_eers(corpus, _run_dir(name))})
+    lines = write_table(table, os.path.join(RESULTS, 'EBM', 'bench', stem))
+    publish(stem, f"finetune {corpus} --release {label} --seeds {','.join(map(str, seeds))}"
+            + ''.join(f' {item}' for item in common), lines)
+
+
 def write_table(table: List[dict], stem: str) -> List[str]:
     """Markdown (mean and each seed per row) and CSV (one line per run); returns the markdown lines."""
     columns = [key for key in table[0] if key not in ('row', 'seed')]
@@ -331,7 +373,7 @@ def _option(argv: List[str], name: str, default: str) -> Tuple[str, List[str]]:
 
 
 def main(argv: List[str]) -> int:
-    if len(argv) < 2 or argv[0] not in ('baseline', 'ebm', 'report', 'ablation'):
+    if len(argv) < 2 or argv[0] not in ('baseline', 'ebm', 'report', 'ablation', 'finetune'):
         print(__doc__)
         return 2
     command, corpus, rest = argv[0], argv[1], argv[2:]
@@ -345,6 +387,10 @@ def main(argv: List[str]) -> int:
         ebm(corpus, rest)
     elif command == 'report':
         report(corpus, *rest[:2])
+    elif command == 'finetune':
+        release, rest = _option(rest, '--release', os.path.join(REPO, 'tests', 'fixtures', 'aasist', 'AASIST-L.pth'))
+        seeds, rest = _option(rest, '--seeds', '1')
+        finetune(corpus, release, [int(s) for s in seeds.split(',')], rest)
     else:
         rows, rest = _option(rest, '--rows', ','.join(ROWS))
         seeds, rest = _option(rest, '--seeds', '1,2')

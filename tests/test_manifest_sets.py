@@ -297,21 +297,22 @@ def test_weights_that_do_not_fit_are_refused_before_training_naming_the_keys(dem
 
 
 @pytest.mark.parametrize('scope', ['heads', 'last_block'])
-def test_init_train_trains_only_the_named_part(demo_corpus, tiny_run, tmp_path, scope):
-    source = os.path.join(tiny_run, 'models', 'last.pt')
-    args = tiny_args(demo_corpus, tmp_path / 'logs', f'name=part_{scope}', 'epoch=1', 'path_21LA=None',
-                     f'init_from={source}', f'init_train={scope}')
-    trainer = Trainer(args, state=preflight(args).state)
-    trainer.run()
-    before, after = load_checkpoint(source)['model'], trainer.detector.state_dict()
-    trained = trainer.detector.fine_tune_prefixes(scope)
-    parameters = dict(trainer.detector.named_parameters())
-    moved = {name for name in parameters if not torch.equal(before[name], after[name])}
-    assert moved and all(name.startswith(trained) for name in moved)
-    assert any(name.startswith('centroids.') for name in moved)
+def test_init_train_trains_only_the_named_part(scope):
+    """Three EBM steps of the parts build_training_parts makes: only the named part moves."""
+    from tests.helpers import EBM_STEP_SMALL, feature_batch
+    from trainer.build import build_training_parts
+    from trainer.ebm_step import ebm_step
+    args = get_args(EBM_STEP_SMALL + ['init_from=weights.pt', f'init_train={scope}'])[0]
+    torch.manual_seed(0)
+    parts = build_training_parts(args, None)
+    before = {name: p.detach().clone() for name, p in parts.detector.named_parameters()}
+    for seed in range(3):
+        ebm_step(parts.model, parts.optimizer, parts.objective, *feature_batch(seed))
+    moved = {name for name, p in parts.detector.named_parameters() if not torch.equal(before[name], p)}
+    assert moved and all(name.startswith(parts.detector.fine_tune_prefixes(scope)) for name in moved)
+    assert any(name.startswith('centroids.') for name in moved) and any(name.startswith('backends.') for name in moved)
     assert not any(name.startswith('frontend.conformer_mp.encoders.0.') for name in moved)
-    if scope == 'last_block':
-        assert any(name.startswith('frontend.conformer_mp.encoders.5.') for name in moved)
+    assert any(name.startswith('frontend.conformer_mp.encoders.5.') for name in moved) == (scope == 'last_block')
 
 
 def test_init_train_without_init_from_is_refused():

@@ -90,9 +90,9 @@ def _read_labelled(title: str, path: str, split: str, checks: Checks, log: Log,
     return labelled
 
 
-def _read_asvspoof(spec: AsvspoofSet, root: str, log: Log, decode: bool = False) -> List[Trial]:
+def _read_asvspoof(spec: AsvspoofSet, root: str, log: Log, decode: bool = False, needed_by: str = '') -> List[Trial]:
     name = spec.title
-    check_root(spec.layout, root, spec.key)
+    check_root(spec.layout, root, spec.key, needed_by)
     check_protocol(spec.layout, spec.protocol(root))
     trials = spec.read(root)
     check_trials(name, trials, spec.protocol(root))
@@ -124,7 +124,8 @@ def training_trials(args: dict, log: Log = print, min_samples: int = 1) -> List[
     folder's files must hold `min_samples` samples at least (the backbone's shortest input)."""
     value = args['train_set']
     if value in TRAINING_SETS:
-        trials = _read_asvspoof(TRAINING_SETS[value], args[TRAINING_SETS[value].key], log, args['preflight_decode'])
+        trials = _read_asvspoof(TRAINING_SETS[value], args[TRAINING_SETS[value].key], log, args['preflight_decode'],
+                                f"train_set={value} (other data: train_set=MANIFEST_OR_FOLDER)")
         return _with_19la_copies(args, trials, log) if value == '19LA' else trials
     labelled = _read_labelled(f"{set_name(value)} (training)", value, 'train', checks_of(args, min_samples), log)
     if args['use_vocoder_copies'] and labelled.vocoded:
@@ -162,7 +163,9 @@ def calibration_trials(args: dict, log: Log = print, min_samples: int = 1) -> Op
         return None
     if value in CALIBRATION_SETS:
         spec = CALIBRATION_SETS[value]
-        return _read_asvspoof(spec, args[spec.key], log, args['preflight_decode'])
+        return _read_asvspoof(spec, args[spec.key], log, args['preflight_decode'],
+                              f"calibration_set={value} (another development set: calibration_set=MANIFEST_OR_FOLDER "
+                              f"select_on=dev; none: calibration_set=None select_on=None)")
     return _read_labelled(f"{development_name(args)} (development)", value, 'dev', checks_of(args, min_samples),
                           log).trials
 

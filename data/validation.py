@@ -38,10 +38,11 @@ class DatasetError(BadInput, FileNotFoundError):
     """A dataset root, protocol or audio file is missing; the message says what and where."""
 
 
-def check_root(name: str, root: str, key: str) -> None:
+def check_root(name: str, root: str, key: str, needed_by: str = '') -> None:
+    """`needed_by`: the setting that asked for this set (said first: a default the user never typed)."""
     if root is None or not os.path.isdir(root):
-        raise DatasetError(f"{name}: dataset root {root!r} (argument {key}) is not a folder.\n"
-                           f"Expected layout:\n{LAYOUTS[name]}")
+        raise DatasetError(f"{needed_by + ' reads ' if needed_by else ''}{name}: dataset root {root!r} (argument "
+                           f"{key}) is not a folder.\nExpected layout:\n{LAYOUTS[name]}")
 
 
 def check_protocol(name: str, protocol: str) -> None:

@@ -363,3 +363,14 @@ def test_recordings_at_another_rate_are_refused_and_converted_by_make_manifest(d
     converted, rate = sf.read(trials[0].path)
     assert rate == 16000 and np.allclose(converted, read_audio(os.path.join(folder, 'bonafide', '0.wav'), 16000),
                                          atol=1e-4)
+
+
+def test_a_default_development_set_the_user_never_typed_is_named_when_its_root_is_missing(demo_corpus, tmp_path):
+    """Own data, development set forgotten: the message says that calibration_set's default asked
+    for 2019 LA dev, and how to name another one."""
+    folder = _folder_corpus(demo_corpus, str(tmp_path / 'calls'), 'eval', 4)
+    args = get_args([f'train_set={folder}', f'eval_sets={folder}', f"path_19LA={tmp_path / 'absent'}",
+                     f"path_log={tmp_path / 'logs'}"])[0]
+    with pytest.raises(BadInput, match=r"^calibration_set=19LA_dev \(another development set: "
+                                       r"calibration_set=MANIFEST_OR_FOLDER select_on=dev"):
+        preflight(args)

@@ -214,16 +214,16 @@ def test_two_sets_that_would_report_under_one_name_are_refused(tmp_path):
 
 # ------------------------------------------------------------------ reports by any grouping
 
-def test_every_manifest_column_is_a_grouping_in_the_reports_and_the_card(demo_corpus, tmp_path):
+def test_every_manifest_column_is_a_grouping_in_the_reports_and_the_card(demo_corpus, tiny_run, tmp_path):
     trials = read_asvspoof2019(demo_corpus['path_19LA'], 'eval')
     languages, speakers = ['en', 'ko'], ['s1', 's2', 's3']
     rows = [f"{t.path},{'bonafide' if t.label else 'spoof'},{'' if t.label else t.attack},"
             f"{speakers[i % 3]},{languages[i % 2]}" for i, t in enumerate(trials)]
     manifest = _write(tmp_path / 'calls.csv', rows, header='path,label,attack,speaker,language')
-    args = tiny_args(demo_corpus, tmp_path / 'logs', 'name=groups', 'epoch=1', 'path_21LA=None', 'path_21DF=None',
-                     'use_vocoder_copies=False', f'eval_sets={manifest}')
+    checkpoint = os.path.join(tiny_run, 'models', 'selected.pt')
+    args = tiny_args(demo_corpus, tmp_path / 'logs', 'TEST=True', f'checkpoint={checkpoint}', f'eval_sets={manifest}')
     trainer = Trainer(args)
-    trainer.run()
+    trainer.run()     # tiny_run's model, evaluated at its epoch 1
     run = trainer.run_dir
     table = open(os.path.join(run, 'scores', 'calls_epoch1_breakdown.tsv')).read().splitlines()
     groups = {line.split('\t')[0] for line in table[1:]}

@@ -327,9 +327,9 @@ def test_score_file_reads_a_manifest_and_breaks_the_eer_down_by_its_columns(audi
     labels = [1] * 20 + [0] * 40
     languages = ['en', 'ko'] * 30
     scores = rng.normal(0, 1, 60) + 1.5 * np.array(labels)
-    manifest = _write(tmp_path / 'calls.csv', [f"{audio / 'good0.wav'}x{i},{'bonafide' if label else 'spoof'},{i},"
-                                               f"{language}" for i, (label, language) in enumerate(zip(labels, languages))],
-                      header='path,label,utt_id,language')
+    rows = [f"{audio / 'good0.wav'}x{i},{'bonafide' if label else 'spoof'},{i},{language}"
+            for i, (label, language) in enumerate(zip(labels, languages))]
+    manifest = _write(tmp_path / 'calls.csv', rows, header='path,label,utt_id,language')
     (tmp_path / 'scores.txt').write_text(''.join(f"{i} {score:.6f}\n" for i, score in enumerate(scores)))
     out = tmp_path / 'breakdown.tsv'
     assert score_file.main(['--protocol', manifest, '--scores', str(tmp_path / 'scores.txt'), '--tsv', str(out)]) == 0

@@ -56,7 +56,8 @@ def resampled_copies(trials: List[Trial], folder: str, sample_rate: int) -> List
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument('--folder', help='a folder holding bonafide/ and spoof/ (a subfolder of spoof/ names the attack)')
+    source.add_argument('--folder', help='a folder holding bonafide/ and spoof/ (a subfolder of spoof/ names the '
+                                         'attack)')
     source.add_argument('--asvspoof', choices=sorted(ASVSPOOF), help='a set of an ASVspoof layout (with --root)')
     parser.add_argument('--root', help="the layout's root, as path_19LA / path_21LA / ... name it")
     parser.add_argument('--split', choices=('train', 'dev', 'eval'), help='add a split column with this value')

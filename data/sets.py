@@ -51,7 +51,8 @@ CALIBRATION_SETS = {
     '19LA_dev': AsvspoofSet('19LA dev (calibration)', 'path_19LA', '19LA', lambda root: read_asvspoof2019(root, 'dev'),
                             lambda root: protocol_2019_path(root, 'dev')),
     'ASV5dev': AsvspoofSet('ASVspoof 5 dev (calibration)', 'path_ASV5', 'ASV5',
-                           lambda root: read_asvspoof5(root, 'dev'), lambda root: os.path.join(root, ASV5_PROTOCOLS['dev'])),
+                           lambda root: read_asvspoof5(root, 'dev'),
+                           lambda root: os.path.join(root, ASV5_PROTOCOLS['dev'])),
 }
 
 TRAINING_SETS = {

@@ -22,28 +22,33 @@ def literal_text(make_figure: Callable) -> Callable:
     return with_literal_text
 
 
-@literal_text
-def score_histograms(scores: Sequence[float], labels: Sequence[int], attacks: Sequence[str], title: str):
-    """One panel per attack: the bona fide score histogram against that attack's (filled
-    outlines: one polygon per histogram, not a patch per bar, draws several times faster)."""
-    scores, labels, attacks = np.asarray(scores, float), np.asarray(labels), np.asarray(attacks)
-    names = sorted(set(attacks[labels == 0]))
-    columns = min(4, max(1, len(names)))
-    rows = int(np.ceil(len(names) / columns)) or 1
+def _histogram_panels(scores: np.ndarray, panels, title: str):
+    """A grid of up to four columns, one panel per (panel title, [(rows, label, colour), ...]):
+    each entry's score histogram as a filled outline (one polygon per histogram, not a patch per
+    bar, draws several times faster), on bins shared by all panels."""
+    columns = min(4, max(1, len(panels)))
+    rows = int(np.ceil(len(panels) / columns)) or 1
     figure, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.4 * rows), squeeze=False)
     bins = np.linspace(scores.min(), scores.max() + 1e-9, 40)
-    for axis, name in zip(axes.flat, names):
-        axis.hist(scores[labels == 1], bins, alpha=0.6, density=True, label='bona fide', color='tab:green',
-                  histtype='stepfilled')
-        axis.hist(scores[attacks == name], bins, alpha=0.6, density=True, label=name, color='tab:red',
-                  histtype='stepfilled')
-        axis.set_title(name, fontsize=9)
+    for axis, (panel_title, entries) in zip(axes.flat, panels):
+        for chosen, label, colour in entries:
+            axis.hist(scores[chosen], bins, alpha=0.6, density=True, label=label, color=colour, histtype='stepfilled')
+        axis.set_title(panel_title, fontsize=9)
         axis.legend(fontsize=7)
-    for axis in list(axes.flat)[len(names):]:
+    for axis in list(axes.flat)[len(panels):]:
         axis.axis('off')
     figure.suptitle(title)
     figure.tight_layout()
     return figure
+
+
+@literal_text
+def score_histograms(scores: Sequence[float], labels: Sequence[int], attacks: Sequence[str], title: str):
+    """One panel per attack: the bona fide score histogram against that attack's."""
+    scores, labels, attacks = np.asarray(scores, float), np.asarray(labels), np.asarray(attacks)
+    panels = [(name, [(labels == 1, 'bona fide', 'tab:green'), (attacks == name, name, 'tab:red')])
+              for name in sorted(set(attacks[labels == 0]))]
+    return _histogram_panels(scores, panels, title)
 
 
 @literal_text
@@ -53,25 +58,14 @@ def group_histograms(scores: Sequence[float], labels: Sequence[int], values: Seq
     its bona fide scores against its spoofed ones (against all bona fide when it has none)."""
     scores, labels, values = np.asarray(scores, float), np.asarray(labels), np.asarray(values)
     names, counts = np.unique(values, return_counts=True)
-    names = [str(name) for name in names[np.argsort(-counts, kind='stable')][:most]]
-    columns = min(4, max(1, len(names)))
-    rows = int(np.ceil(len(names) / columns)) or 1
-    figure, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.4 * rows), squeeze=False)
-    bins = np.linspace(scores.min(), scores.max() + 1e-9, 40)
-    for axis, name in zip(axes.flat, names):
+    panels = []
+    for name in [str(name) for name in names[np.argsort(-counts, kind='stable')][:most]]:
         chosen = values == name
         bona = chosen & (labels == 1) if (chosen & (labels == 1)).any() else labels == 1
-        for rows_of, label, colour in ((bona, 'bona fide', 'tab:green'), (chosen & (labels == 0), 'spoof', 'tab:red')):
-            if rows_of.any():
-                axis.hist(scores[rows_of], bins, alpha=0.6, density=True, label=label, color=colour,
-                          histtype='stepfilled')
-        axis.set_title(f"{column}: {name or '(empty)'}", fontsize=9)
-        axis.legend(fontsize=7)
-    for axis in list(axes.flat)[len(names):]:
-        axis.axis('off')
-    figure.suptitle(title)
-    figure.tight_layout()
-    return figure
+        entries = [(rows, label, colour) for rows, label, colour in
+                   ((bona, 'bona fide', 'tab:green'), (chosen & (labels == 0), 'spoof', 'tab:red')) if rows.any()]
+        panels.append((f"{column}: {name or '(empty)'}", entries))
+    return _histogram_panels(scores, panels, title)
 
 
 @literal_text

@@ -16,6 +16,7 @@ import os
 from typing import Sequence, Tuple
 
 from data.manifest import set_name
+from data.sets import CALIBRATION_SETS, EVAL_SETS, TRAINING_SETS
 from models.registry import BACKBONES, backbone_names, get_backbone, shortest_input
 from recipes.presets import recipe_names, recipe_settings
 from utils.config import (Bool, Choice, ConfigError, Int, Ints, Key, Number, Numbers, Registered, Schema, Text, Texts,
@@ -245,12 +246,9 @@ def check_combinations(args: dict) -> None:
 
 
 # The ASVspoof names each set key takes, with the root key each reads under (data/sets.py).
-SET_NAMES = {
-    'train_set': {'19LA': 'path_19LA', 'ASV5': 'path_ASV5'},
-    'calibration_set': {'19LA_dev': 'path_19LA', 'ASV5dev': 'path_ASV5'},
-    'eval_sets': {'19LA': 'path_19LA', '21LA': 'path_21LA', '21DF': 'path_21DF', 'ITW': 'path_ITW',
-                  'ASV5dev': 'path_ASV5', 'ASV5eval': 'path_ASV5'},
-}
+SET_NAMES = {key: {name: spec.key for name, spec in sets.items()}
+             for key, sets in (('train_set', TRAINING_SETS), ('calibration_set', CALIBRATION_SETS),
+                               ('eval_sets', EVAL_SETS))}
 
 
 def _check_sets(args: dict) -> None:

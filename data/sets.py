@@ -81,10 +81,9 @@ def checks_of(args: dict, min_samples: int) -> Checks:
     return Checks(args['sample_rate'], max(1, min_samples), args['preflight_decode'])
 
 
-def _read_labelled(title: str, path: str, split: str, checks: Checks, log: Log,
-                   need_both_classes: bool = True) -> LabelledSet:
+def _read_labelled(title: str, path: str, split: str, checks: Checks, log: Log) -> LabelledSet:
     labelled = read_labelled(path, split)
-    check_trials(title, labelled.trials, path, need_both_classes)
+    check_trials(title, labelled.trials, path)
     check_labelled_audio(title, labelled.trials + labelled.vocoded, checks.sample_rate, checks.min_samples,
                          checks.decode)
     log(summary(title, labelled.trials))

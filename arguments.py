@@ -88,7 +88,7 @@ EXPERIMENT = {
     'rand_seed'         : Key(1, Int(0, maximum=2 ** 32 - 1), read_by='trainer/trainer.py', per_run=True),  # seed of every random generator
     'ratio_bona'        : Key(0.1, Number('fraction'), read_by='trainer/build.py'),  # share of bona fide rows per batch (4 of 40)
     'ratio_spoof'       : Key(0.9, Number('fraction'), read_by='trainer/build.py'),  # share of spoof rows per batch (36 of 40)
-    'amp'               : Key('fp32', Choice('fp32', 'bf16'), read_by='trainer/trainer.py'),  # DEVIATION:bf16-autocast: 'bf16' forwards in bfloat16 autocast (authors: fp32)
+    'amp'               : Key('fp32', Choice('fp32', 'bf16')),  # DEVIATION:bf16-autocast: 'bf16' forwards in bfloat16 autocast (authors: fp32)
 
     # crops (samples = frames * hop - 40)
     'num_train_frames'      : Key(404, Int(1), read_by='trainer/build.py'),  # long training view: 64,600 samples
@@ -176,8 +176,8 @@ EXPERIMENT = {
     'loss_weight'       : Key(None, Numbers('non-negative', optional=True)),  # weight of each head's loss; None: 1.0 per head of the backbone (five: the authors')
     'use_class_weight'  : Key(True, Bool(), read_by='trainer/build.py'),  # weight EOC-S rows by the inverse sampling ratio
     'use_bpl'           : Key(True, Bool()),                # add the bona fide pair loss
-    'centroid_update'   : Key('adam_step', Choice('adam_step', 'joint'), read_by='trainer/trainer.py'),  # 'adam_step' (EBM two-step) or 'joint' (plain OC-Softmax)
-    'loss_scope'        : Key('process', Choice('process', 'global'), read_by='trainer/trainer.py'),  # DEVIATION:global-batch-loss: 'global' gathers all processes' rows into the losses (authors: each process its own)
+    'centroid_update'   : Key('adam_step', Choice('adam_step', 'joint')),  # 'adam_step' (EBM two-step) or 'joint' (plain OC-Softmax)
+    'loss_scope'        : Key('process', Choice('process', 'global')),  # DEVIATION:global-batch-loss: 'global' gathers all processes' rows into the losses (authors: each process its own)
 
     # optimiser and scheduler
     'lr'                : Key(1e-6, Number('positive'), read_by='trainer/build.py'),  # Adam learning rate

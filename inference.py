@@ -31,7 +31,7 @@ from evaluation.segments import Window, file_verdict, score_windows, window_batc
 from evaluation.selection import bayes_threshold
 from models.ebm_detector import EBMDetector
 from trainer.build import build_detector_for_checkpoint
-from trainer.checkpoint import load_checkpoint
+from utils.checkpoint_file import load_checkpoint
 
 Audio = Union[str, np.ndarray]
 NO_THRESHOLD = ("stores no decision threshold (saved before any evaluation, or an average of checkpoints): "
@@ -63,7 +63,7 @@ class Detector:
     def from_pretrained(cls, path: str, device: Union[str, torch.device] = 'cpu', trust: bool = False) -> 'Detector':
         """The detector of a checkpoint, a release folder or an imported release, in eval mode on
         `device`; its configuration's keys added since the file was written keep their defaults.
-        Raises trainer.checkpoint.CheckpointError naming a file that is missing, unreadable,
+        Raises utils.checkpoint_file.CheckpointError naming a file that is missing, unreadable,
         incomplete or refused."""
         state = load_checkpoint(path, ('model', 'args'), trust)
         args = {**get_args()[0], **state['args']}

@@ -19,7 +19,6 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 from arguments import get_args
 from benchmarks.published import published
 from recipes.demo.settings import DEMO_CACHE
-from trainer.ebm_step import training_step
 from trainer.trainer import Trainer
 
 
@@ -45,8 +44,7 @@ def main() -> None:
     rows, start = 0, time.perf_counter()
     for _ in range(options.steps):
         long_wave, short_wave, labels = next(batches)
-        training_step(trainer.model, trainer.optimizer, trainer.objective, trainer.batch_augment, long_wave,
-                      short_wave, labels)
+        trainer.step(long_wave, short_wave, labels)
         rows += len(labels)
     elapsed = time.perf_counter() - start
     print(f"CPU, {torch.get_num_threads()} torch threads, {options.workers} data worker(s), batch {options.batch} "

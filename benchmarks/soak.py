@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from recipes.demo.settings import DEMO_CACHE, demo_overrides
-from trainer.checkpoint import load_checkpoint
+from utils.checkpoint_file import load_checkpoint
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHORT_EPOCHS = ['output_size=32', 'linear_units=64', 'embedding_size=16', 'num_train_frames=54',

@@ -1,6 +1,7 @@
 """Everything a run does with its scores (docs/method.md sections 10-11): at each evaluation,
 the development set's calibration and every set's report; the records of all evaluations; the
-epoch selected on development data and the oracle minima; the results card and its summary.
+epoch selected on development data and the oracle minima; the averaged model's row
+(average_last); what a checkpoint carries to decide with; the results card and its summary.
 
 The scores themselves come from `score(trials, name)`, given by the trainer (it scores on every
 process of a group); everything else happens on the process that writes (`is_main`).
@@ -10,12 +11,15 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
+from arguments import resumable_keys
 from data.protocol import Trial
 from data.sets import development_name
 from evaluation.calibration import fit_calibration
+from evaluation.checkpoint_averaging import average_checkpoints, last_evaluated_checkpoints
 from evaluation.report import ReportTo, report_set
 from evaluation.results_card import build_card, dataset_entries, metrics_table, write_card
 from evaluation.selection import bayes_threshold, metrics_of, oracle_minima, selected_record
+from utils.secrets import redact
 
 Scorer = Callable[[List[Trial], str], np.ndarray]
 
@@ -90,6 +94,34 @@ class Evaluator:
         selected = self.selected
         self.logger.log_metric('eval/selected_epoch', selected['epoch'], record['epoch'])
         return selected is record
+
+    def model_card(self, record: Optional[dict]) -> dict:
+        """What a checkpoint of the model that `record` evaluated carries besides its weights: the
+        configuration, the decision threshold (the EER threshold of the development scores, never
+        of an evaluation set), the Bayes threshold of the calibrated LLRs and the calibration."""
+        record = record or {}
+        return {'args': redact(self.args), 'threshold': record.get('threshold'),
+                'bayes_threshold': record.get('bayes_threshold'), 'calibration': record.get('calibration')}
+
+    def evaluate_averaged(self, epoch: int, models_dir: Optional[str],
+                          use_weights: Callable[[Optional[dict]], None]) -> None:
+        """average_last: the mean of the last `average_last` evaluated checkpoints of `models_dir`
+        (read by the writing process), put into the model by `use_weights` (called on every
+        process; the others get None and receive the writer's weights), evaluated as its own row
+        and saved as models/averaged.pt. The trained weights stay in last.pt."""
+        averaged = None
+        if self.is_main:
+            count = self.args['average_last']
+            paths = last_evaluated_checkpoints(models_dir, [record['epoch'] for record in self.records], count)
+            if len(paths) < count:
+                self.log(f"average_last={count}: only {len(paths)} evaluated checkpoints, averaging those")
+            # a resumed run's checkpoints may differ in what a resume may change
+            averaged = average_checkpoints(paths, allow=resumable_keys() | set(self.args['resume_override']))
+        use_weights(averaged['model'] if averaged else None)
+        record = self.evaluate(epoch, 'averaged')
+        if self.is_main:
+            self.averaged = {**record, 'epochs': averaged['averaged_epochs']}
+            self.logger.save_model('averaged', {**averaged, **self.model_card(record)})
 
     def finish(self, source_root: str, checkpoint: Optional[str] = None, recipe: Optional[dict] = None) -> dict:
         """Write the results card (results.json, results.md) and print the summary; returns the card."""

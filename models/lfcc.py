@@ -14,9 +14,9 @@ def linear_filter_bank(n_fft: int, sample_rate: int, n_filters: int, f_min: floa
     default over all the bin frequencies, 0 to sample_rate / 2, as the authors'); filter k
     rises from edge k to edge k+1 (value 1) and falls to k+2.
     """
-    bins = (sample_rate / 2) * torch.linspace(0, 1, n_fft // 2 + 1)
-    edges = torch.linspace(f_min, bins.max().item() if f_max is None else f_max, n_filters + 2)
-    bank = torch.zeros(len(bins), n_filters)
+    bins = (sample_rate / 2) * torch.linspace(0, 1, n_fft // 2 + 1, device='cpu')
+    edges = torch.linspace(f_min, bins.max().item() if f_max is None else f_max, n_filters + 2, device='cpu')
+    bank = torch.zeros(len(bins), n_filters, device='cpu')
     for k in range(n_filters):
         low, centre, high = edges[k], edges[k + 1], edges[k + 2]
         rising = (bins > low) & (bins < centre)

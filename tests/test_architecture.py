@@ -115,3 +115,23 @@ def test_the_command_line_tools_score_through_the_inference_api():
             source = handle.read()
         assert 'from inference import' in source, path
         assert 'build_detector' not in source and 'load_checkpoint(' not in source, path
+
+
+def test_checkpoints_are_averaged_behind_the_evaluator():
+    """average_last's averaging reads and averages behind evaluation/evaluator.py; the trainer only
+    puts the weights it is given into its model."""
+    callers = {os.path.relpath(path, REPO) for path in _python_files_outside_tests()
+               for name in ('average_checkpoints', 'last_evaluated_checkpoints') if _calls(path, name)}
+    assert callers == {'evaluation/evaluator.py', 'tools/average_checkpoints.py'}, callers
+
+
+def test_the_loop_hands_the_step_no_settings():
+    """The two-step update is bound to its settings once (trainer/build.py); the loop reads none."""
+    import inspect
+    from trainer.ebm_step import TwoStepUpdate
+    settings = set(inspect.signature(TwoStepUpdate).parameters) - {'model', 'optimizer', 'objective', 'batch_augment'}
+    with open(os.path.join(REPO, 'trainer', 'trainer.py'), encoding='utf-8') as handle:
+        tree = ast.parse(handle.read())
+    read = {node.slice.value for node in ast.walk(tree) if isinstance(node, ast.Subscript)
+            and isinstance(node.slice, ast.Constant)}
+    assert settings and not settings & read, settings & read

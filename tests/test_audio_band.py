@@ -86,7 +86,7 @@ def test_a_model_trained_on_a_measured_band_scores_alike_in_test_infer_and_onnx(
     from data.views import crop_samples, make_view
     from tests.helpers import TINY
     from tools import export, infer
-    from trainer.checkpoint import load_checkpoint
+    from utils.checkpoint_file import load_checkpoint
     corpus = {key: str(tmp_path / 'corpus' / os.path.basename(root)) for key, root in demo_corpus.items()}
     for key, root in demo_corpus.items():
         shutil.copytree(root, corpus[key], ignore=shutil.ignore_patterns('vocoder'))

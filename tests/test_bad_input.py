@@ -20,11 +20,11 @@ import main
 from arguments import get_args
 from data.datasets import EvalDataset, TwoViewDataset
 from data.protocol import Trial
-from trainer.checkpoint import load_checkpoint
-from trainer.launch import preflight
-from trainer.trainer import Trainer
-from utils.atomic import atomic_torch_save
 from tests.helpers import REPO, TINY, metric_steps, tiny_args
+from trainer.launch import preflight
+from trainer.trainer import Trainer, TrainingDiverged
+from utils.atomic import atomic_torch_save
+from utils.checkpoint_file import load_checkpoint
 
 LA19_EVAL = 'LA/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.eval.trl.txt'
 LA21 = 'keys/LA/CM/trial_metadata.txt'
@@ -423,11 +423,11 @@ def test_score_file_names_a_missing_output_folder_a_progress_only_key_and_reads_
 def test_a_divergence_before_any_checkpoint_does_not_claim_one(demo_corpus, tmp_path, monkeypatch):
     """A loss that turns NaN at the first step: the message says no checkpoint had been
     written yet instead of naming a last.pt that does not exist."""
-    import trainer.trainer as module
+    import trainer.ebm_step as module
     real_step = module.training_step
     monkeypatch.setattr(module, 'training_step', lambda *a, **k: real_step(*a, **k)._replace(loss_1=float('nan')))
     run = Trainer(tiny_args(demo_corpus, tmp_path, 'name=diverged', 'path_21LA=None', 'path_21DF=None'))
-    with pytest.raises(module.TrainingDiverged) as raised:
+    with pytest.raises(TrainingDiverged) as raised:
         run.run()
     assert not os.path.exists(run.last_path) and 'no checkpoint had been written yet' in str(raised.value)
 
@@ -621,7 +621,7 @@ def test_sigterm_during_an_evaluation_stops_between_batches_and_resume_redoes_it
     """SIGTERM in the 2nd set of epoch 1's evaluation: the run stops after the current batch
     (no further set, no further step) with last.pt holding epoch 1; resume=auto evaluates
     epoch 1 again, each metric once, with the scores of the uninterrupted run (tiny_run)."""
-    import trainer.trainer as module
+    import trainer.ebm_step as module
     original, batches = module.score_trials, []
 
     def sigterm_in_the_second_set(*arguments, should_stop, **keywords):

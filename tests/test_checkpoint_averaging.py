@@ -4,12 +4,12 @@ import os
 import pytest
 import torch
 
+from evaluation.checkpoint_averaging import average_state_dicts
 from tests.helpers import FIXTURES, tiny_args
 from tools import average_checkpoints as average_tool
 from tools import infer
-from trainer.checkpoint import CheckpointError, load_checkpoint
-from trainer.checkpoint_averaging import average_state_dicts
 from trainer.trainer import Trainer
+from utils.checkpoint_file import CheckpointError, load_checkpoint
 
 
 def _state(seed):

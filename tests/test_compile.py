@@ -10,9 +10,9 @@ import torch
 
 from tests.helpers import ebm_step_setup as _setup, feature_batch as _batch, tiny_args
 from trainer.build import compile_detector
-from trainer.checkpoint import load_checkpoint
 from trainer.ebm_step import ebm_step
 from trainer.trainer import Trainer
+from utils.checkpoint_file import load_checkpoint
 from utils.config import ConfigError
 
 

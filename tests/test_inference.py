@@ -12,7 +12,7 @@ from data.audio import read_audio
 from inference import Decision, DecisionError, Detector
 from tests.helpers import FIXTURES
 from tools import export_release
-from trainer.checkpoint import load_checkpoint
+from utils.checkpoint_file import load_checkpoint
 
 FILES = sorted(os.path.join(FIXTURES, 'asvspoof2019_la', name)
                for name in os.listdir(os.path.join(FIXTURES, 'asvspoof2019_la')) if name.endswith('.flac'))

@@ -14,9 +14,9 @@ from data.manifest import read_manifest
 from data.protocol import read_asvspoof2019
 from tests.helpers import make_itw_and_asv5, tiny_args
 from tools import make_manifest
-from trainer.checkpoint import load_checkpoint
 from trainer.launch import preflight
 from trainer.trainer import Trainer
+from utils.checkpoint_file import load_checkpoint
 from utils.config import ConfigError
 from utils.errors import BadInput
 
@@ -294,6 +294,36 @@ def test_weights_that_do_not_fit_are_refused_before_training_naming_the_keys(dem
     with pytest.raises(BadInput, match=r"output_size=32.*output_size=48"):
         preflight(args)
     assert not (tmp_path / 'logs').exists() or not any((tmp_path / 'logs').rglob('*.pt'))
+
+
+def test_the_starting_weights_are_read_once_and_checked_on_the_meta_device(demo_corpus, tiny_run, tmp_path,
+                                                                          monkeypatch):
+    """Fine-tuning: the pre-flight reads init_from's file and hands it to the trainer (one read in
+    all), and checks that it fits a detector built on the meta device (no weights made)."""
+    import trainer.build as build
+    import trainer.launch as launch
+    import trainer.trainer as trainer_module
+    from utils.checkpoint_file import load_checkpoint as real_load
+    reads, devices = [], []
+
+    def counted(path, *rest, **options):
+        reads.append(path)
+        return real_load(path, *rest, **options)
+
+    def recorded(args):
+        detector = build_detector_for_checkpoint(args)
+        devices.append({tensor.device.type for tensor in detector.parameters()})
+        return detector
+
+    build_detector_for_checkpoint = build.build_detector_for_checkpoint
+    monkeypatch.setattr(launch, 'load_checkpoint', counted)
+    monkeypatch.setattr(trainer_module, 'load_checkpoint', counted)
+    monkeypatch.setattr(build, 'build_detector_for_checkpoint', recorded)
+    source = os.path.join(tiny_run, 'models', 'last.pt')
+    seen = _state_at_step_zero(tiny_args(demo_corpus, tmp_path / 'logs', 'name=once', f'init_from={source}'),
+                               monkeypatch)
+    assert reads == [source] and devices == [{'meta'}]
+    assert all(torch.equal(seen['model'][name], tensor) for name, tensor in real_load(source)['model'].items())
 
 
 @pytest.mark.parametrize('scope', ['heads', 'last_block'])

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from tests.helpers import ebm_step_setup as _setup, feature_batch as _batch, tiny_args
-from trainer.checkpoint import load_checkpoint
 from trainer.ebm_step import ebm_step
 from trainer.trainer import Trainer
+from utils.checkpoint_file import load_checkpoint
 
 
 def _losses(amp, steps=4):

@@ -9,14 +9,14 @@ import pytest
 
 from tests.helpers import tiny_args
 from trainer import launch
-from trainer.checkpoint import load_checkpoint
+from utils.checkpoint_file import load_checkpoint
 
 STEPS_PER_EPOCH = 20      # the demo corpus's 240 spoof rows, 6 per process and step
 
 
 def _faulty_worker(rank, world_size, args, port, trials, fault, at_step):
     """run_worker, with `fault` happening on rank 1 when it starts step `at_step`."""
-    import trainer.trainer as module
+    import trainer.ebm_step as module
     training_step, calls = module.training_step, [0]
 
     def step(*arguments, **options):

@@ -16,8 +16,8 @@ from evaluation.selection import oracle_minima, selected_record
 from tests.helpers import FIXTURES, tiny_args
 from tools import export_release as export_tool
 from tools import infer
-from trainer.checkpoint import load_checkpoint
 from trainer.trainer import Trainer
+from utils.checkpoint_file import load_checkpoint
 
 # Separation of the classes per (set, evaluation): the development set is best at
 # epoch 1, 19LA eval at epoch 2, so that choosing on 19LA eval would pick another epoch.

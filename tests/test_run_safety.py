@@ -10,12 +10,12 @@ import sys
 
 import pytest
 
-from trainer.checkpoint import load_checkpoint
+from tests.helpers import REPO, metric_steps, tiny_args
 from trainer.trainer import Trainer, should_evaluate
+from utils.checkpoint_file import load_checkpoint
 from utils.experiment_logger import ExperimentLogger
 from utils.local_logger import LocalLogger
 from utils.run_lock import RunFolderInUse, RunLock
-from tests.helpers import REPO, metric_steps, tiny_args
 
 TOKEN = 'eyJTOKEN-do-not-leak-4f1c9a'
 WANDB_KEY = 'wandbkey0do0not0leak0' + '9' * 20         # W&B keys are 40 characters

@@ -108,7 +108,7 @@ def test_ctrl_c_during_a_sweep_lets_the_running_seed_save_and_the_rerun_continue
     import sys
     import time
     from tests.helpers import REPO, TINY, metric_steps
-    from trainer.checkpoint import load_checkpoint
+    from utils.checkpoint_file import load_checkpoint
     overrides = [f"{key}={value}" for key, value in demo_corpus.items()] + TINY + [
         f'path_log={tmp_path}', 'name=sweep', 'epoch=2', 'path_21LA=None', 'path_21DF=None']
     command = [sys.executable, '-m', 'tools.seeds', '--seeds', '1', *overrides]

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from tests.helpers import REPO, TINY, metric_steps
-from trainer.checkpoint import load_checkpoint
 from trainer.launch import free_port
+from utils.checkpoint_file import load_checkpoint
 
 STEPS_PER_EPOCH = 20      # the demo corpus's 240 spoof rows, 6 per process and step
 

@@ -11,12 +11,12 @@ import torch.multiprocessing as mp
 from arguments import get_args
 from data.protocol import Trial
 from data.validation import DatasetError
-from trainer.checkpoint import CheckpointError, load_checkpoint
-from trainer.scoring import score_trials
-from trainer.trainer import Trainer, TrainingDiverged, seed_everything
+from tests.helpers import FIXTURES, TINY, tiny_args
 from trainer.build import build_detector
 from trainer.launch import free_port
-from tests.helpers import FIXTURES, TINY, tiny_args
+from trainer.scoring import score_trials
+from trainer.trainer import Trainer, TrainingDiverged, seed_everything
+from utils.checkpoint_file import CheckpointError, load_checkpoint
 
 def _ddp_worker(rank, world, port, args, out_dir):
     os.environ['MASTER_ADDR'], os.environ['MASTER_PORT'] = '127.0.0.1', str(port)
@@ -82,7 +82,7 @@ def test_resume_mid_epoch_matches_an_uninterrupted_run(demo_corpus, tmp_path, mo
     straight = Trainer(tiny_args(demo_corpus, tmp_path, 'name=straight', *skip_eval))
     straight.run()
     interrupted = Trainer(tiny_args(demo_corpus, tmp_path, 'name=stopped', *skip_eval))
-    import trainer.trainer as module
+    import trainer.ebm_step as module
     original = module.training_step
     calls = []
 
@@ -107,7 +107,7 @@ def test_resume_mid_epoch_matches_an_uninterrupted_run(demo_corpus, tmp_path, mo
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(demo_corpus, tmp_path, monkeypatch):
     args = tiny_args(demo_corpus, tmp_path, 'name=nan', 'path_21LA=None', 'path_21DF=None', 'eval_from_epoch=5')
     trainer = Trainer(args)
-    import trainer.trainer as module
+    import trainer.ebm_step as module
     original, calls = module.training_step, []
 
     def nan_in_epoch_two(*a, **k):

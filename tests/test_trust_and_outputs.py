@@ -17,8 +17,9 @@ from arguments import get_args
 from tests.helpers import FIXTURES, TINY
 from tools import average_checkpoints, export, export_release, import_release, infer, score_file, serve
 from trainer.build import build_detector
-from trainer.checkpoint import load_checkpoint, restore_rng_states, rng_states
+from trainer.checkpoint import restore_rng_states, rng_states
 from utils.atomic import atomic_torch_save
+from utils.checkpoint_file import load_checkpoint
 
 AUDIO = os.path.join(FIXTURES, 'asvspoof2019_la', 'LA_T_1272637.flac')
 

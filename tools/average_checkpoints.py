@@ -12,9 +12,9 @@ naming the keys, unless --allow-different names them. --out must not be one of t
 import argparse
 import sys
 
-from trainer.checkpoint import CheckpointError, checkpoint_file
-from trainer.checkpoint_averaging import average_checkpoints
+from evaluation.checkpoint_averaging import average_checkpoints
 from utils.atomic import WriteFailed, atomic_torch_save
+from utils.checkpoint_file import CheckpointError, checkpoint_file
 from utils.output_paths import OutputPathError, check_output
 
 

@@ -31,8 +31,8 @@ from torch import nn
 
 from inference import Detector
 from models.registry import get_backbone
-from trainer.checkpoint import CheckpointError, checkpoint_file
 from utils.atomic import WriteFailed, atomic_write
+from utils.checkpoint_file import CheckpointError, checkpoint_file
 from utils.output_paths import OutputPathError, check_output
 
 FORMATS = ('torchscript', 'onnx')

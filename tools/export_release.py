@@ -24,8 +24,8 @@ import sys
 from safetensors.torch import save_file
 
 from evaluation.results_card import CARD_JSON, CardError, metrics_table, read_card
-from trainer.checkpoint import RELEASE_CONFIG, RELEASE_KEY, RELEASE_WEIGHTS, CheckpointError, load_checkpoint
 from utils.atomic import WriteFailed, atomic_text, atomic_write
+from utils.checkpoint_file import RELEASE_CONFIG, RELEASE_KEY, RELEASE_WEIGHTS, CheckpointError, load_checkpoint
 from utils.output_paths import OutputPathError, check_output
 
 DECISION_KEYS = ('epoch', 'threshold', 'bayes_threshold', 'calibration', 'select_on', 'averaged_epochs')

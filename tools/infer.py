@@ -43,8 +43,8 @@ import torch
 from data.audio import AUDIO_EXTENSIONS, AudioReadError, audio_files_under
 from evaluation.segments import save_timeline, windows_as_dicts
 from inference import DecisionError, Detector
-from trainer.checkpoint import CheckpointError, checkpoint_file
 from utils.atomic import WriteFailed, atomic_text
+from utils.checkpoint_file import CheckpointError, checkpoint_file
 from utils.output_paths import OutputPathError, check_output
 
 

@@ -39,7 +39,7 @@ from data.audio import AudioReadError, read_audio
 from evaluation.segments import timeline_png, windows_as_dicts
 from inference import NO_THRESHOLD, Detector
 from tools.infer import checked_device
-from trainer.checkpoint import CheckpointError
+from utils.checkpoint_file import CheckpointError
 
 PAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'web', 'index.html')
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024

@@ -21,12 +21,15 @@ from data.views import crop_samples
 from losses import EBMObjective, EOCSoftmax, class_weights_from_ratios
 from models.ebm_detector import EBMDetector
 from models.registry import BACKBONES, build_detector, detector_keys, get_backbone  # noqa: F401 (built here too)
+from trainer.checkpoint import load_model_state
 from trainer.distributed import wrap_detector
+from trainer.ebm_step import TwoStepUpdate
 from utils.config import ConfigError, keyword_args
 
 # The parts below that take their configuration keys by keyword.
 KEYWORD_PARTS = (RandomCodec, RandomRawBoost, TwoViewDataset, BalancedLoader, EOCSoftmax, EBMObjective,
-                 AddColoredNoise, BatchAugment)
+                 AddColoredNoise, BatchAugment, TwoStepUpdate)
+
 
 def unread_keys(keys: Iterable[str]) -> List[str]:
     """Those of `keys` that no part reads: no constructor or backbone factory names them and
@@ -56,6 +59,15 @@ def build_detector_for_checkpoint(args: dict) -> EBMDetector:
     only initialise what that state replaces (keys declared `initialises`; they need not exist
     where the checkpoint is scored)."""
     return get_backbone(args['backbone']).build_detector({**args, **{key: None for key in initialising_keys()}})
+
+
+def check_model_fits(args: dict, state: dict, path: str) -> None:
+    """CheckpointError naming the keys when state['model'] would not load into this configuration's
+    detector. The detector is built on the meta device: shapes only, no memory, no initialisation
+    (an XLS-R front end costs nothing to check)."""
+    with torch.device('meta'):
+        detector = build_detector_for_checkpoint(args)
+    load_model_state(detector, state, args, path, detector_keys(args), assign=True)
 
 
 def build_batch_augment(args: dict) -> BatchAugment:
@@ -110,6 +122,7 @@ class TrainingParts:
     scheduler: torch.optim.lr_scheduler.LRScheduler
     objective: EBMObjective
     batch_augment: BatchAugment
+    step: TwoStepUpdate                 # the two-step EBM update of one batch, bound to the parts above
     loader: Optional[BalancedLoader]    # None when only evaluating
 
 
@@ -127,5 +140,6 @@ def build_training_parts(args: dict, train_trials: Optional[List[Trial]], rank: 
     model = wrap_detector(detector, [device.index] if device.type == 'cuda' else None)
     optimizer, scheduler = build_optimizer(args, detector)
     loader = build_training_loader(args, train_trials, rank, world_size) if train_trials is not None else None
-    return TrainingParts(detector, model, optimizer, scheduler, build_objective(args).to(device),
-                         build_batch_augment(args).to(device), loader)
+    objective, batch_augment = build_objective(args).to(device), build_batch_augment(args).to(device)
+    step = TwoStepUpdate(model, optimizer, objective, batch_augment, **keyword_args(args, TwoStepUpdate))
+    return TrainingParts(detector, model, optimizer, scheduler, objective, batch_augment, step, loader)

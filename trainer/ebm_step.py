@@ -2,6 +2,7 @@
 
 `training_step` is the whole step from a batch of waveforms (batch augmentation, the
 detector's own features, then `ebm_step`); the trainer and the benchmarks share it.
+`TwoStepUpdate` is that step bound once to a run's parts and settings: what the loop calls.
 """
 from contextlib import nullcontext
 from typing import Callable, List, NamedTuple, Optional
@@ -119,3 +120,19 @@ def training_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective:
     short_features = detector.features(batch_augment(short_wave)) if objective.use_bpl else None
     return ebm_step(model, optimizer, objective, long_features, short_features, labels, centroid_update, amp,
                     loss_scope)
+
+
+class TwoStepUpdate:
+    """`training_step` bound, once per run, to what it updates (model, optimiser, objective, batch
+    augmentation) and how (centroid_update, amp, loss_scope: constructor arguments named after
+    their configuration keys); the loop calls it with a batch."""
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, objective: EBMObjective,
+                 batch_augment: Callable[[torch.Tensor], torch.Tensor], centroid_update: str = 'adam_step',
+                 amp: str = 'fp32', loss_scope: str = 'process'):
+        self.model, self.optimizer, self.objective, self.batch_augment = model, optimizer, objective, batch_augment
+        self.centroid_update, self.amp, self.loss_scope = centroid_update, amp, loss_scope
+
+    def __call__(self, long_wave: torch.Tensor, short_wave: torch.Tensor, labels: torch.Tensor) -> StepResult:
+        return training_step(self.model, self.optimizer, self.objective, self.batch_augment, long_wave, short_wave,
+                             labels, self.centroid_update, self.amp, self.loss_scope)

@@ -11,13 +11,14 @@ import torch.multiprocessing as mp
 from data.audio_band import measure_band, measured_keys
 from data.balanced_loader import per_process_rows
 from data.sets import RunTrials, run_trials
-from models.registry import detector_keys, get_backbone, shortest_input
-from trainer.build import build_detector_for_checkpoint
-from trainer.checkpoint import RESUME_KEYS, load_checkpoint, load_model_state, resolve_resume
+from models.registry import get_backbone, shortest_input
+from trainer.build import check_model_fits
+from trainer.checkpoint import RESUME_KEYS, resolve_resume
 from trainer.distributed import is_collective_failure, start_process_group
 from trainer.process_board import ProcessBoard
 from trainer.resume_check import check_resume
 from trainer.trainer import Trainer
+from utils.checkpoint_file import load_checkpoint
 from utils.config import ConfigError
 from utils.errors import RunFailed
 from utils.output_paths import unwritable_reason
@@ -169,8 +170,8 @@ def resume_after_elastic_restart(args: dict) -> dict:
 class Checked:
     """What the pre-flight check read and settled, for every process of the run: the
     configuration (with lfcc_band=auto, the band it measured; for TEST of such a checkpoint, the
-    checkpoint's band), the trials, and the checkpoint it loaded to resume from or to evaluate
-    (None when there is none; the processes do not read it again)."""
+    checkpoint's band), the trials, and the checkpoint it loaded to resume from, to evaluate or to
+    start from (init_from); None when there is none. The processes do not read it again."""
     args: dict
     trials: RunTrials
     state: Optional[dict] = None
@@ -205,16 +206,16 @@ def preflight(args: dict) -> Checked:
             _check_run_folder(args, folder)
         checkpoint = resolve_resume(args['resume'], os.path.join(folder, 'models', 'last.pt'))
         required = RESUME_KEYS
-    if not args['TEST'] and not checkpoint and args['init_from']:
-        start = load_checkpoint(args['init_from'], ('model',), args['trust_checkpoint'])
-        load_model_state(build_detector_for_checkpoint(args), start, args, args['init_from'], detector_keys(args))
+    starting = not args['TEST'] and not checkpoint and bool(args['init_from'])    # fine-tuning: weights only
+    if starting:
+        checkpoint, required = args['init_from'], ('model',)
     state = None
     if checkpoint:
         state = load_checkpoint(checkpoint, required, args['trust_checkpoint'])
         if args['TEST']:
             args = _with_the_checkpoints_band(args, state.get('args') or {})
-        load_model_state(build_detector_for_checkpoint(args), state, args, checkpoint, detector_keys(args))
-        if not args['TEST']:
+        check_model_fits(args, state, checkpoint)
+        if not args['TEST'] and not starting:
             check_resume(state, args, checkpoint, trials.train)
     return Checked(args, trials, state)
 

@@ -12,7 +12,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from arguments import SYSTEM, resumable_keys
+from arguments import SYSTEM
 from data.datasets import UnreadableData
 from data.sets import RunTrials, asv_score_paths, protocol_paths, run_trials
 from data.views import crop_samples
@@ -21,16 +21,14 @@ from models.registry import detector_keys, shortest_input
 from recipes.presets import recipe_values
 from trainer.build import build_training_parts
 from trainer.centroid_monitor import CentroidMonitor
-from trainer.checkpoint import (RESUME_KEYS, load_checkpoint, load_model_state, resolve_resume,
-                                restore_rng_states, rng_states, save_checkpoint)
-from trainer.checkpoint_averaging import average_checkpoints, last_evaluated_checkpoints
+from trainer.checkpoint import RESUME_KEYS, load_model_state, resolve_resume, restore_rng_states, rng_states
 from trainer.distributed import broadcast_buffers, broadcast_state, is_distributed
-from trainer.ebm_step import training_step
 from trainer.resume_check import apply_optimiser_overrides, train_fingerprint
 from trainer.run import RunSession
 from trainer.scoring import EvaluationStopped, score_trials
+from utils.checkpoint_file import load_checkpoint, save_checkpoint
 from utils.config import defaults
-from utils.secrets import redact, secret_values
+from utils.secrets import secret_values
 
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -59,7 +57,7 @@ def should_evaluate(epoch: int, last_epoch: int, eval_from_epoch: int, eval_ever
 class Trainer:
     """Trains (or, with TEST, evaluates) one run. `trials` are the ones the pre-flight check
     read (without them the trainer reads the datasets itself); `state` the checkpoint it loaded
-    to resume from or to evaluate (without it the trainer reads the file)."""
+    to resume from, to evaluate or to start from (init_from); without it the trainer reads the file."""
 
     def __init__(self, args: dict, rank: int = 0, world_size: int = 1, device: torch.device = torch.device('cpu'),
                  trials: Optional[RunTrials] = None, state: Optional[dict] = None):
@@ -77,8 +75,7 @@ class Trainer:
         parts = build_training_parts(args, trials.train, rank, world_size, device)
         self.detector, self.model, self.loader = parts.detector, parts.model, parts.loader
         self.optimizer, self.scheduler = parts.optimizer, parts.scheduler
-        self.objective, self.batch_augment = parts.objective, parts.batch_augment
-        self.step_settings = dict(centroid_update=args['centroid_update'], amp=args['amp'], loss_scope=args['loss_scope'])
+        self.step = parts.step
         self.centroid_monitor = CentroidMonitor(self.detector.num_heads)
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
         self.state = state
@@ -180,17 +177,8 @@ class Trainer:
             'scheduler': self.scheduler.state_dict(), 'epoch': self.epoch, 'step_in_epoch': self.step_in_epoch,
             'global_step': self.global_step, 'records': self.records, 'rng': rng_states(),
             'train_fingerprint': self.train_fingerprint, 'train_rows': self.train_rows,
-            **self._model_card(self.records[-1] if self.records else None),
+            **self.evaluator.model_card(self.records[-1] if self.records else None),
         }
-
-    def _model_card(self, record: Optional[dict]) -> dict:
-        """What a checkpoint of the model that `record` evaluated carries besides its
-        weights: the configuration, the decision threshold (the EER threshold of the
-        development scores, never of an evaluation set), the Bayes threshold of the
-        calibrated LLRs and the calibration."""
-        record = record or {}
-        return {'args': redact(self.args), 'threshold': record.get('threshold'),
-                'bayes_threshold': record.get('bayes_threshold'), 'calibration': record.get('calibration')}
 
     def save_last(self) -> None:
         if self.is_main:
@@ -199,7 +187,9 @@ class Trainer:
     def start_from(self, path: str) -> None:
         """Fine-tuning (init_from): the model weights of the checkpoint, release folder or imported
         release at `path`; the optimiser, the schedule and the epoch count start afresh."""
-        state = load_checkpoint(path, ('model',), self.args['trust_checkpoint'])
+        state = self.state if self.state is not None else \
+            load_checkpoint(path, ('model',), self.args['trust_checkpoint'])
+        self.state = None
         load_model_state(self.detector, state, self.args, path, detector_keys(self.args))
         trained = self.args['init_train']
         self.log(f"init_from: the model starts from the weights of {path}; optimiser and schedule are fresh"
@@ -272,7 +262,7 @@ class Trainer:
         if not self.is_main:
             return
         is_selected = self.evaluator.keep(record)
-        checkpoint = {'model': self.detector.state_dict(), 'epoch': epoch, **self._model_card(record)}
+        checkpoint = {'model': self.detector.state_dict(), 'epoch': epoch, **self.evaluator.model_card(record)}
         if not self.args['TEST']:
             self.logger.save_model(f"epoch_{epoch}", checkpoint)
         if is_selected:
@@ -294,30 +284,16 @@ class Trainer:
         self.save_last()  # with the evaluation's record and the decision threshold
         return True
 
-    def evaluate_averaged(self) -> None:
-        """Average the last `average_last` evaluated checkpoints, evaluate the mean model
-        as its own row and save it as models/averaged.pt (the trained weights stay in
-        last.pt)."""
-        averaged = None
-        if self.is_main:
-            epochs = [record['epoch'] for record in self.records]
-            paths = last_evaluated_checkpoints(self.session.path('models'), epochs, self.args['average_last'])
-            if len(paths) < self.args['average_last']:
-                self.log(f"average_last={self.args['average_last']}: only {len(paths)} evaluated checkpoints, "
-                         f"averaging those")
-            # a resumed run's checkpoints may differ in what a resume may change
-            averaged = average_checkpoints(paths, allow=resumable_keys() | set(self.args['resume_override']))
-            self.detector.load_state_dict(averaged['model'])
+    def use_weights(self, model_state: Optional[dict]) -> None:
+        """Load `model_state` (given on the writing process) and make every process's model equal it."""
+        if model_state is not None:
+            self.detector.load_state_dict(model_state)
         broadcast_state(self.model)
-        record = self.evaluate(self.epoch, 'averaged')
-        if self.is_main:
-            self.evaluator.averaged = {**record, 'epochs': averaged['averaged_epochs']}
-            self.logger.save_model('averaged', {**averaged, **self._model_card(record)})
 
     def finish(self, checkpoint: Optional[str] = None) -> None:
         """The averaged model's row (average_last), then the results card and the summary."""
         if self.args['average_last'] and not self.args['TEST']:
-            self.evaluate_averaged()
+            self.evaluator.evaluate_averaged(self.epoch, self.session.path('models'), self.use_weights)
         if self.is_main:
             self.evaluator.finish(REPO, checkpoint, recipe_values(self.args))
 
@@ -336,10 +312,9 @@ class Trainer:
         asked = started
         for long_wave, short_wave, labels in progress:
             waited += time.perf_counter() - asked
-            loss_1, loss_2, bona_embeddings = training_step(  # the two-step EBM update (trainer/ebm_step.py)
-                self.model, self.optimizer, self.objective, self.batch_augment,
+            loss_1, loss_2, bona_embeddings = self.step(  # the two-step EBM update (trainer/ebm_step.py)
                 long_wave.to(self.device, non_blocking=True), short_wave.to(self.device, non_blocking=True),
-                labels.to(self.device, non_blocking=True), **self.step_settings)
+                labels.to(self.device, non_blocking=True))
             self.centroid_monitor.update(bona_embeddings)
             diverged, stop = self._agree(not np.isfinite(loss_1) or (loss_2 is not None and not np.isfinite(loss_2)),
                                          self.stop_requested)

@@ -6,7 +6,7 @@ from typing import Dict, Iterable, List, Mapping, Sequence
 import torch
 
 from arguments import per_run_keys
-from trainer.checkpoint import CheckpointError, load_checkpoint
+from utils.checkpoint_file import CheckpointError, load_checkpoint
 
 
 def average_state_dicts(states: Sequence[Mapping[str, torch.Tensor]], names: Sequence[str] = ()) -> Dict[str, torch.Tensor]:

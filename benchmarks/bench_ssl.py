@@ -19,7 +19,7 @@ from benchmarks.published import published
 from models.bridge import build_bridge_detector
 from models.ssl_frontend import load_ssl_frontend
 from trainer.build import build_batch_augment, build_objective
-from trainer.ebm_step import training_step
+from trainer.ebm_step import TwoStepUpdate
 
 
 def main() -> None:
@@ -38,6 +38,7 @@ def main() -> None:
     detector = build_bridge_detector(25, 1024, ssl=ssl, bf16=not options.no_bf16).to(device).train()
     optimizer = torch.optim.Adam(detector.parameters(), lr=1e-6, weight_decay=1e-4)
     objective, augment = build_objective(args).to(device), build_batch_augment(args).to(device)
+    step = TwoStepUpdate(detector, optimizer, objective, augment)
     rows = options.bona + options.spoof
     labels = (torch.arange(rows) < options.bona).long().to(device)
     long_wave, short_wave = 0.1 * torch.randn(rows, 64_600, device=device), 0.1 * torch.randn(rows, 48_440, device=device)
@@ -46,7 +47,7 @@ def main() -> None:
     times = []
     for _ in range(options.steps + 1):  # the first step warms up
         start = time.perf_counter()
-        training_step(detector, optimizer, objective, augment, long_wave, short_wave, labels)
+        step(long_wave, short_wave, labels)
         if device.type == 'cuda':
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)

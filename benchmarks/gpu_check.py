@@ -30,7 +30,7 @@ from models.bridge import build_bridge_detector
 from models.ssl_frontend import load_ssl_frontend
 from trainer.build import (build_batch_augment, build_detector, build_objective, build_training_loader,
                            compile_detector)
-from trainer.ebm_step import training_step
+from trainer.ebm_step import TwoStepUpdate
 from trainer.scoring import score_trials
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -97,23 +97,22 @@ def model_alone(args: dict, device: torch.device, steps: int, amp: str) -> Row:
     long_wave = 0.1 * torch.randn(40, LONG, device=device, generator=generator)
     short_wave = 0.1 * torch.randn(40, SHORT, device=device, generator=generator)
     labels = (torch.arange(40, device=device) < 4).long()
+    step = TwoStepUpdate(detector, optimizer, objective, augment, amp=amp)
     _reset_peak(device)
-    rate = _timed_steps(lambda: training_step(detector, optimizer, objective, augment, long_wave, short_wave, labels,
-                                              amp=amp), steps, device)
+    rate = _timed_steps(lambda: step(long_wave, short_wave, labels), steps, device)
     return Row(what='train step, model alone', setting=f"batch 40, {amp}" + (', compiled' if args['compile'] else ''),
                rate=rate, unit='steps/s', wait=None, peak=_peak(device))
 
 
 def with_loader(args: dict, device: torch.device, steps: int, workers: int) -> Row:
     args = dict(args, num_workers=workers, pin_memory=device.type == 'cuda')
-    detector, optimizer, objective, augment = _training_parts(args, device)
+    step = TwoStepUpdate(*_training_parts(args, device))
     loader = build_training_loader(args, _fixture_trials(4 * (steps + 4)))
     loader.set_epoch(1)
     batches = loader.iterate()
     for _ in range(2):   # worker start-up and warm-up
         long_wave, short_wave, labels = next(batches)
-        training_step(detector, optimizer, objective, augment, long_wave.to(device), short_wave.to(device),
-                      labels.to(device))
+        step(long_wave.to(device), short_wave.to(device), labels.to(device))
     _synchronise(device)
     _reset_peak(device)
     waited, start = 0.0, time.perf_counter()
@@ -121,8 +120,8 @@ def with_loader(args: dict, device: torch.device, steps: int, workers: int) -> R
         asked = time.perf_counter()
         long_wave, short_wave, labels = next(batches)
         waited += time.perf_counter() - asked
-        training_step(detector, optimizer, objective, augment, long_wave.to(device, non_blocking=True),
-                      short_wave.to(device, non_blocking=True), labels.to(device, non_blocking=True))
+        step(long_wave.to(device, non_blocking=True), short_wave.to(device, non_blocking=True),
+             labels.to(device, non_blocking=True))
     _synchronise(device)
     elapsed = time.perf_counter() - start
     where = 'RawBoost on the device' if args['rawboost_device'] == 'cuda' else 'RawBoost in the workers'
@@ -158,7 +157,7 @@ def ssl_bridge(device: torch.device, steps: int, bf16: bool, batch: int) -> Row:
     short_wave = 0.1 * torch.randn(batch, SHORT, device=device)
     labels = (torch.arange(batch, device=device) < max(2, batch // 10)).long()
     _reset_peak(device)
-    rate = _timed_steps(lambda: training_step(detector, optimizer, objective, augment, long_wave, short_wave, labels),
+    rate = _timed_steps(lambda: TwoStepUpdate(detector, optimizer, objective, augment)(long_wave, short_wave, labels),
                         steps, device, warm_up=1)
     return Row(what='train step, XLS-R 300M + bridge', setting=f"batch {batch}, front end {'bf16' if bf16 else 'fp32'}",
                rate=rate, unit='steps/s', wait=None, peak=_peak(device))

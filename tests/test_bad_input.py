@@ -424,8 +424,8 @@ def test_a_divergence_before_any_checkpoint_does_not_claim_one(demo_corpus, tmp_
     """A loss that turns NaN at the first step: the message says no checkpoint had been
     written yet instead of naming a last.pt that does not exist."""
     import trainer.ebm_step as module
-    real_step = module.training_step
-    monkeypatch.setattr(module, 'training_step', lambda *a, **k: real_step(*a, **k)._replace(loss_1=float('nan')))
+    real_step = module.TwoStepUpdate.__call__
+    monkeypatch.setattr(module.TwoStepUpdate, '__call__', lambda *a, **k: real_step(*a, **k)._replace(loss_1=float('nan')))
     run = Trainer(tiny_args(demo_corpus, tmp_path, 'name=diverged', 'path_21LA=None', 'path_21DF=None'))
     with pytest.raises(TrainingDiverged) as raised:
         run.run()

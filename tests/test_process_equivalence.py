@@ -19,7 +19,6 @@ from arguments import get_args
 from data.protocol import Trial
 from tests.helpers import FIXTURES
 from trainer.build import build_training_parts
-from trainer.ebm_step import training_step
 from trainer.launch import free_port
 from trainer.trainer import seed_everything
 
@@ -75,8 +74,7 @@ def _train(rank: int, world: int, port: int, overrides: list, out: str, hm_check
     for step, (long_wave, short_wave, labels) in enumerate(parts.loader):
         if step == STEPS:
             break
-        result = training_step(parts.model, parts.optimizer, parts.objective, parts.batch_augment, long_wave,
-                               short_wave, labels, args['centroid_update'], args['amp'], args['loss_scope'])
+        result = parts.step(long_wave, short_wave, labels)
         losses.append((result.loss_1, result.loss_2))
     torch.save({'initial': initial, 'parameters': {name: p.detach().clone() for name, p in parts.detector.named_parameters()},
                 'buffers': {name: b.clone() for name, b in parts.detector.named_buffers()}, 'losses': losses},

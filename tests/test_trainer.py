@@ -83,7 +83,7 @@ def test_resume_mid_epoch_matches_an_uninterrupted_run(demo_corpus, tmp_path, mo
     straight.run()
     interrupted = Trainer(tiny_args(demo_corpus, tmp_path, 'name=stopped', *skip_eval))
     import trainer.ebm_step as module
-    original = module.training_step
+    original = module.TwoStepUpdate.__call__
     calls = []
 
     def stop_after_three(*a, **k):
@@ -92,9 +92,9 @@ def test_resume_mid_epoch_matches_an_uninterrupted_run(demo_corpus, tmp_path, mo
             interrupted.stop_requested = True  # what SIGINT does
         return original(*a, **k)
 
-    monkeypatch.setattr(module, 'training_step', stop_after_three)
+    monkeypatch.setattr(module.TwoStepUpdate, '__call__', stop_after_three)
     interrupted.run()
-    monkeypatch.setattr(module, 'training_step', original)
+    monkeypatch.setattr(module.TwoStepUpdate, '__call__', original)
     assert interrupted.step_in_epoch == 3 and interrupted.epoch == 0
     resumed = Trainer(tiny_args(demo_corpus, tmp_path, 'name=stopped', 'resume=auto', *skip_eval))
     resumed.run()
@@ -108,14 +108,14 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(demo_corpus, t
     args = tiny_args(demo_corpus, tmp_path, 'name=nan', 'path_21LA=None', 'path_21DF=None', 'eval_from_epoch=5')
     trainer = Trainer(args)
     import trainer.ebm_step as module
-    original, calls = module.training_step, []
+    original, calls = module.TwoStepUpdate.__call__, []
 
     def nan_in_epoch_two(*a, **k):
         calls.append(1)
         result = original(*a, **k)
         return result._replace(loss_1=float('nan')) if len(calls) == 23 else result
 
-    monkeypatch.setattr(module, 'training_step', nan_in_epoch_two)
+    monkeypatch.setattr(module.TwoStepUpdate, '__call__', nan_in_epoch_two)
     with pytest.raises(TrainingDiverged, match=r'non-finite at step 23 \(epoch 2\)'):
         trainer.run()
     assert load_checkpoint(trainer.last_path)['epoch'] == 1

@@ -1,8 +1,8 @@
 """One EBM optimisation step (docs/method.md section 10): the 'Adam-based centroid update'.
 
-`training_step` is the whole step from a batch of waveforms (batch augmentation, the
-detector's own features, then `ebm_step`); the trainer and the benchmarks share it.
-`TwoStepUpdate` is that step bound once to a run's parts and settings: what the loop calls.
+`TwoStepUpdate` is the whole step from a batch of waveforms (batch augmentation, the
+detector's own features, then `ebm_step`), bound once to a run's parts and settings; the
+trainer and the benchmarks call it.
 """
 from contextlib import nullcontext
 from typing import Callable, List, NamedTuple, Optional
@@ -107,25 +107,11 @@ def ebm_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective: EBMO
     return StepResult(loss_1.item(), loss_2.item(), bona_embeddings)
 
 
-def training_step(model: nn.Module, optimizer: torch.optim.Optimizer, objective: EBMObjective,
-                  batch_augment: Callable[[torch.Tensor], torch.Tensor], long_wave: torch.Tensor,
-                  short_wave: torch.Tensor, labels: torch.Tensor, centroid_update: str = 'adam_step',
-                  amp: str = 'fp32', loss_scope: str = 'process') -> StepResult:
-    """long_wave (B, N), short_wave (B, N'), labels (B,), all on the model's device:
-    batch augmentation (noise, speed) of each view, the detector's features of each
-    (which the model in training mode masks), then `ebm_step`. The short view is
-    skipped when the objective has no pair loss."""
-    detector = unwrap(model)
-    long_features = detector.features(batch_augment(long_wave))
-    short_features = detector.features(batch_augment(short_wave)) if objective.use_bpl else None
-    return ebm_step(model, optimizer, objective, long_features, short_features, labels, centroid_update, amp,
-                    loss_scope)
-
-
 class TwoStepUpdate:
-    """`training_step` bound, once per run, to what it updates (model, optimiser, objective, batch
-    augmentation) and how (centroid_update, amp, loss_scope: constructor arguments named after
-    their configuration keys); the loop calls it with a batch."""
+    """The whole step from a batch of waveforms, bound once per run to what it updates (model,
+    optimiser, objective, batch augmentation) and how (centroid_update, amp, loss_scope:
+    constructor arguments named after their configuration keys). The trainer and the benchmarks
+    call it with a batch."""
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, objective: EBMObjective,
                  batch_augment: Callable[[torch.Tensor], torch.Tensor], centroid_update: str = 'adam_step',
@@ -134,5 +120,12 @@ class TwoStepUpdate:
         self.centroid_update, self.amp, self.loss_scope = centroid_update, amp, loss_scope
 
     def __call__(self, long_wave: torch.Tensor, short_wave: torch.Tensor, labels: torch.Tensor) -> StepResult:
-        return training_step(self.model, self.optimizer, self.objective, self.batch_augment, long_wave, short_wave,
-                             labels, self.centroid_update, self.amp, self.loss_scope)
+        """long_wave (B, N), short_wave (B, N'), labels (B,), all on the model's device: batch
+        augmentation (noise, speed) of each view, the detector's features of each (which the model
+        in training mode masks), then `ebm_step`. The short view is skipped when the objective has
+        no pair loss."""
+        detector = unwrap(self.model)
+        long_features = detector.features(self.batch_augment(long_wave))
+        short_features = detector.features(self.batch_augment(short_wave)) if self.objective.use_bpl else None
+        return ebm_step(self.model, self.optimizer, self.objective, long_features, short_features, labels,
+                        self.centroid_update, self.amp, self.loss_scope)

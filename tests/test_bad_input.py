@@ -621,7 +621,7 @@ def test_sigterm_during_an_evaluation_stops_between_batches_and_resume_redoes_it
     """SIGTERM in the 2nd set of epoch 1's evaluation: the run stops after the current batch
     (no further set, no further step) with last.pt holding epoch 1; resume=auto evaluates
     epoch 1 again, each metric once, with the scores of the uninterrupted run (tiny_run)."""
-    import trainer.ebm_step as module
+    import trainer.trainer as module
     original, batches = module.score_trials, []
 
     def sigterm_in_the_second_set(*arguments, should_stop, **keywords):

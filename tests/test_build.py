@@ -140,9 +140,10 @@ def test_constructor_parameters_left_at_their_defaults_are_the_known_ones(monkey
     trials = _noise_trials(tmp_path, 16000)
     args = get_args(['codec_p=1.0', 'rawboost=True', 'batch_size=4', 'ratio_bona=0.5', 'ratio_spoof=0.5',
                      'num_workers=0'])[0]
-    build.build_objective(args)
-    build.build_batch_augment(args)
+    objective, batch_augment = build.build_objective(args), build.build_batch_augment(args)
     build.build_training_loader(args, trials)
+    model = torch.nn.Linear(1, 1)
+    build.build_step(args, model, torch.optim.Adam(model.parameters()), objective, batch_augment)
     assert set(defaulted) == {part.__name__ for part in build.KEYWORD_PARTS}
     assert {name: left for name, left in defaulted.items() if left} == {'TwoViewDataset': ['max_failure_rate']}
     for name, backbone in BACKBONES.items():

@@ -18,7 +18,7 @@ from torch import nn
 from arguments import get_args
 from data.protocol import Trial
 from tests.helpers import FIXTURES
-from trainer.build import build_training_parts
+from trainer.build import build_step, build_training_parts
 from trainer.launch import free_port
 from trainer.trainer import seed_everything
 
@@ -69,6 +69,7 @@ def _train(rank: int, world: int, port: int, overrides: list, out: str, hm_check
         # Adam would turn their rounding noise, which depends on the summation order, into steps
         # of lr's size
         parts.optimizer = torch.optim.SGD(parts.detector.parameters(), lr=args['lr'])
+        parts.step = build_step(args, parts.model, parts.optimizer, parts.objective, parts.batch_augment)
     initial = {name: p.detach().clone() for name, p in parts.detector.named_parameters()}
     losses = []
     for step, (long_wave, short_wave, labels) in enumerate(parts.loader):

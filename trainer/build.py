@@ -2,6 +2,7 @@
 their arguments after the configuration keys, so each part takes its keys by name; the
 detector comes from the backbone registry (models/registry.py)."""
 import inspect
+import warnings
 from dataclasses import dataclass
 from typing import Iterable, List, Optional
 
@@ -67,7 +68,13 @@ def check_model_fits(args: dict, state: dict, path: str) -> None:
     (an XLS-R front end costs nothing to check)."""
     with torch.device('meta'):
         detector = build_detector_for_checkpoint(args)
-    load_model_state(detector, state, args, path, detector_keys(args), assign=True)
+    # Copying into meta tensors checks every shape and copies nothing (PyTorch warns that it is a
+    # no-op). Not assign=True: the throwaway model's parameters would alias the checkpoint's
+    # tensors, which the run then resumes from, and the resumed run departed from an
+    # uninterrupted one (tests/test_torchrun.py caught it).
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', message='.*copying from a non-meta parameter', category=UserWarning)
+        load_model_state(detector, state, args, path, detector_keys(args))
 
 
 def build_batch_augment(args: dict) -> BatchAugment:
@@ -114,6 +121,12 @@ def compile_detector(detector: EBMDetector, backend: str) -> None:
     detector.compile(backend=backend)
 
 
+def build_step(args: dict, model: nn.Module, optimizer: torch.optim.Optimizer, objective: EBMObjective,
+               batch_augment: BatchAugment) -> TwoStepUpdate:
+    """The two-step update of these parts with the configuration's centroid_update, amp and loss_scope."""
+    return TwoStepUpdate(model, optimizer, objective, batch_augment, **keyword_args(args, TwoStepUpdate))
+
+
 @dataclass
 class TrainingParts:
     detector: EBMDetector               # the bare model: checkpoints, centroids, scoring
@@ -141,5 +154,5 @@ def build_training_parts(args: dict, train_trials: Optional[List[Trial]], rank: 
     optimizer, scheduler = build_optimizer(args, detector)
     loader = build_training_loader(args, train_trials, rank, world_size) if train_trials is not None else None
     objective, batch_augment = build_objective(args).to(device), build_batch_augment(args).to(device)
-    step = TwoStepUpdate(model, optimizer, objective, batch_augment, **keyword_args(args, TwoStepUpdate))
-    return TrainingParts(detector, model, optimizer, scheduler, objective, batch_augment, step, loader)
+    return TrainingParts(detector, model, optimizer, scheduler, objective, batch_augment,
+                         build_step(args, model, optimizer, objective, batch_augment), loader)

@@ -37,13 +37,12 @@ RESUME_KEYS = ('model', 'optimizer', 'scheduler', 'epoch', 'rng')
 
 
 def load_model_state(detector: torch.nn.Module, state: Dict[str, Any], args: dict, path: str,
-                     model_keys: Iterable[str], assign: bool = False) -> None:
-    """Load state['model'] into `detector` (`assign`: take its tensors instead of copying, as a
-    detector on the meta device must); when it does not fit, say which of `model_keys` (the
-    configuration keys the detector is built from) differ between the checkpoint's stored
-    configuration and this run's."""
+                     model_keys: Iterable[str]) -> None:
+    """Load state['model'] into `detector`; when it does not fit, say which of
+    `model_keys` (the configuration keys the detector is built from) differ between
+    the checkpoint's stored configuration and this run's."""
     try:
-        detector.load_state_dict(state['model'], assign=assign)
+        detector.load_state_dict(state['model'])
     except RuntimeError as error:
         saved = state.get('args') or {}
         differ = [key for key in model_keys if key in saved and saved[key] != args[key]]

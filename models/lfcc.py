@@ -14,6 +14,8 @@ def linear_filter_bank(n_fft: int, sample_rate: int, n_filters: int, f_min: floa
     default over all the bin frequencies, 0 to sample_rate / 2, as the authors'); filter k
     rises from edge k to edge k+1 (value 1) and falls to k+2.
     """
+    # computed on the CPU even where the model is built on the meta device (the pre-flight's
+    # shape check, trainer/build.check_model_fits): building the bank reads values
     bins = (sample_rate / 2) * torch.linspace(0, 1, n_fft // 2 + 1, device='cpu')
     edges = torch.linspace(f_min, bins.max().item() if f_max is None else f_max, n_filters + 2, device='cpu')
     bank = torch.zeros(len(bins), n_filters, device='cpu')

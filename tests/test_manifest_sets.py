@@ -296,10 +296,12 @@ def test_weights_that_do_not_fit_are_refused_before_training_naming_the_keys(dem
     assert not (tmp_path / 'logs').exists() or not any((tmp_path / 'logs').rglob('*.pt'))
 
 
-def test_the_starting_weights_are_read_once_and_checked_on_the_meta_device(demo_corpus, tiny_run, tmp_path,
+@pytest.mark.parametrize('start', ['init_from', 'resume'])
+def test_the_starting_weights_are_read_once_and_checked_on_the_meta_device(start, demo_corpus, tiny_run, tmp_path,
                                                                           monkeypatch):
-    """Fine-tuning: the pre-flight reads init_from's file and hands it to the trainer (one read in
-    all), and checks that it fits a detector built on the meta device (no weights made)."""
+    """Fine-tuning (init_from) or resuming (resume=auto): the pre-flight reads the checkpoint and
+    hands it to the trainer (one read in all), and checks that it fits a detector built on the
+    meta device (no weights made)."""
     import trainer.build as build
     import trainer.launch as launch
     import trainer.trainer as trainer_module
@@ -319,9 +321,14 @@ def test_the_starting_weights_are_read_once_and_checked_on_the_meta_device(demo_
     monkeypatch.setattr(launch, 'load_checkpoint', counted)
     monkeypatch.setattr(trainer_module, 'load_checkpoint', counted)
     monkeypatch.setattr(build, 'build_detector_for_checkpoint', recorded)
-    source = os.path.join(tiny_run, 'models', 'last.pt')
-    seen = _state_at_step_zero(tiny_args(demo_corpus, tmp_path / 'logs', 'name=once', f'init_from={source}'),
-                               monkeypatch)
+    if start == 'init_from':
+        source = os.path.join(tiny_run, 'models', 'last.pt')
+        args = tiny_args(demo_corpus, tmp_path / 'logs', 'name=once', f'init_from={source}')
+    else:                       # tiny_run's folder, continued for a second epoch
+        shutil.copytree(tiny_run, tmp_path / 'logs' / 'P' / 't' / 'tiny')
+        source = str(tmp_path / 'logs' / 'P' / 't' / 'tiny' / 'models' / 'last.pt')
+        args = tiny_args(demo_corpus, tmp_path / 'logs', 'name=tiny', 'epoch=2', 'path_21DF=None', 'resume=auto')
+    seen = _state_at_step_zero(args, monkeypatch)
     assert reads == [source] and devices == [{'meta'}]
     assert all(torch.equal(seen['model'][name], tensor) for name, tensor in real_load(source)['model'].items())
 

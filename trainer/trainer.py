@@ -158,7 +158,7 @@ class Trainer:
 
     def test(self) -> None:
         path = self.args['checkpoint']
-        state = self.state or load_checkpoint(path, trust=self.args['trust_checkpoint'])
+        state = self.handed_or_read(path, ('model',))
         load_model_state(self.detector, state, self.args, path, detector_keys(self.args))
         epoch = state.get('epoch', 0)
         self.log(f"evaluating {path} (epoch {epoch})")
@@ -180,6 +180,12 @@ class Trainer:
             **self.evaluator.model_card(self.records[-1] if self.records else None),
         }
 
+    def handed_or_read(self, path: str, required) -> dict:
+        """The checkpoint the pre-flight read and handed over (given up here: the weights are the
+        detector's from now on), or else the file at `path`."""
+        state, self.state = self.state, None
+        return state if state is not None else load_checkpoint(path, required, self.args['trust_checkpoint'])
+
     def save_last(self) -> None:
         if self.is_main:
             save_checkpoint(self.last_path, self._state())
@@ -187,9 +193,7 @@ class Trainer:
     def start_from(self, path: str) -> None:
         """Fine-tuning (init_from): the model weights of the checkpoint, release folder or imported
         release at `path`; the optimiser, the schedule and the epoch count start afresh."""
-        state = self.state if self.state is not None else \
-            load_checkpoint(path, ('model',), self.args['trust_checkpoint'])
-        self.state = None
+        state = self.handed_or_read(path, ('model',))
         load_model_state(self.detector, state, self.args, path, detector_keys(self.args))
         trained = self.args['init_train']
         self.log(f"init_from: the model starts from the weights of {path}; optimiser and schedule are fresh"
@@ -200,9 +204,7 @@ class Trainer:
         True when its last epoch's evaluation did not complete (redone first). A run killed after
         its last checkpoint logged steps that are now replayed, and the metrics of an evaluation
         that did not complete are logged again when it is redone: both are dropped."""
-        state = self.state if self.state is not None else \
-            load_checkpoint(path, RESUME_KEYS, self.args['trust_checkpoint'])
-        self.state = None       # the weights are the detector's from here on
+        state = self.handed_or_read(path, RESUME_KEYS)
         load_model_state(self.detector, state, self.args, path, detector_keys(self.args))
         self.optimizer.load_state_dict(state['optimizer'])
         self.scheduler.load_state_dict(state['scheduler'])
